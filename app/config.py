@@ -1,0 +1,72 @@
+"""Settings: one class, read from the environment, refusing unknown BNPL_* keys."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "BNPL_"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "BNPL_DATABASE_URL"),
+        description="PostgreSQL URL; unset starts an embedded server under data_dir.",
+    )
+    data_dir: Path = Path(".bnpl-data")
+    database_name: str = "bnpl"
+    migrate_on_start: bool = True
+    db_pool_size: int = Field(default=20, ge=1, le=500)
+    db_max_overflow: int = Field(default=10, ge=0, le=500)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+    log_level: str = "info"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_environment(cls, data: Any) -> Any:
+        known = {ENV_PREFIX + name.upper() for name in cls.model_fields}
+        unknown = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known)
+        if unknown:
+            raise ValueError(f"unknown settings in the environment: {', '.join(unknown)}")
+        return data
+
+    @model_validator(mode="after")
+    def _production_needs_a_database(self) -> Settings:
+        if self.env is Environment.PRODUCTION and not self.database_url:
+            raise ValueError("DATABASE_URL must be set in production (no embedded server)")
+        return self
+
+    @property
+    def async_database_url(self) -> str | None:
+        return to_asyncpg_url(self.database_url) if self.database_url else None
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Accept the URL forms people paste (postgres://, postgresql://) and pick asyncpg."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("DATABASE_URL must be a postgresql:// URL")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,59 @@
+"""The ASGI application: `create_app()` wires settings, database, routers and error handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import migrate
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.errors import install_problem_handlers
+from app.health.endpoints import router as health_router
+from app.pg_embedded import database_url as resolve_database_url
+from app.quotes.endpoints import router as quotes_router
+
+DESCRIPTION = """
+Installment ("buy now, pay later") schedules, plans, payments and delinquency.
+
+Amounts are integers in the currency's minor unit (`40000` = 400.00 USD); rates are decimal
+strings; dates are `YYYY-MM-DD`. Every error is an RFC 9457 `application/problem+json` document.
+"""
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    """Build the app. With neither `database_url` nor DATABASE_URL, an embedded server is used."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with ExitStack() as stack:
+            url = database_url or await asyncio.to_thread(
+                stack.enter_context, resolve_database_url(settings)
+            )
+            engine = create_engine(url, settings)
+            try:
+                if settings.migrate_on_start:
+                    await migrate.upgrade(engine)
+                app.state.engine = engine
+                app.state.sessionmaker = create_sessionmaker(engine)
+                yield
+            finally:
+                await engine.dispose()
+                await asyncio.to_thread(stack.close)
+
+    app = FastAPI(
+        title="BNPL installment service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    app.include_router(quotes_router)
+    return app

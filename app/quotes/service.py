@@ -1,0 +1,93 @@
+"""Quotes and APR checks: wire terms in, engine out. Stateless."""
+
+from __future__ import annotations
+
+from app import engine
+from app.errors import Problem, field_problem, validation_problem
+from app.quotes.schemas import AmountOrPercent, AprRequest, AprResult, Quote, ScheduleLine, Terms
+
+
+def terms_error_problem(exc: engine.TermsError, prefix: str = "") -> Problem:
+    field = f"{prefix}.{exc.field}" if prefix and exc.field else prefix or exc.field
+    return validation_problem([field_problem(field, exc.message, exc.code)])
+
+
+def _amount_or_percent(value: AmountOrPercent | None) -> engine.AmountOrPercent | None:
+    if value is None:
+        return None
+    return engine.AmountOrPercent(amount=value.amount, percent=value.percent)
+
+
+def to_engine_terms(terms: Terms) -> engine.Terms:
+    return engine.Terms(
+        amount=terms.amount,
+        currency=terms.currency,
+        start_date=terms.start_date,
+        installments=terms.installments,
+        frequency=terms.frequency,
+        deposit=_amount_or_percent(terms.deposit),
+        first_due_date=terms.first_due_date,
+        interest_rate=terms.interest_rate,
+        interest_method=terms.interest_method,
+        fee=_amount_or_percent(terms.fee),
+    )
+
+
+def build(terms: Terms) -> engine.Schedule:
+    """The schedule of `terms`, or a 422 problem pointing at the field that makes it impossible."""
+    try:
+        return engine.build_schedule(to_engine_terms(terms))
+    except engine.TermsError as exc:
+        raise terms_error_problem(exc) from exc
+
+
+def schedule_lines(schedule: engine.Schedule) -> list[ScheduleLine]:
+    return [
+        ScheduleLine(
+            sequence=line.sequence,
+            kind=line.kind,
+            due_date=line.due_date,
+            principal=line.principal,
+            interest=line.interest,
+            fee=line.fee,
+            amount=line.amount,
+        )
+        for line in schedule.lines
+    ]
+
+
+def quote(terms: Terms) -> Quote:
+    schedule = build(terms)
+    return Quote(
+        amount=terms.amount,
+        currency=terms.currency,
+        deposit_amount=schedule.deposit_amount,
+        amount_financed=schedule.amount_financed,
+        finance_charge=schedule.finance_charge,
+        total_of_payments=schedule.total_of_payments,
+        total_sale_price=schedule.total_sale_price,
+        apr=str(schedule.apr),
+        first_due_date=schedule.first_due_date,
+        last_due_date=schedule.last_due_date,
+        schedule=schedule_lines(schedule),
+        terms=terms.model_copy(update={"first_due_date": schedule.first_due_date}),
+    )
+
+
+def check_apr(request: AprRequest) -> AprResult:
+    payments = [engine.Payment(due_date=p.date, amount=p.amount) for p in request.payments]
+    try:
+        engine.currency_exponent(request.currency)
+        unit = request.unit_period or engine.infer_unit_period(request.start_date, payments)
+        apr = engine.compute_apr(request.amount_financed, request.start_date, payments, unit)
+    except engine.TermsError as exc:
+        raise terms_error_problem(exc) from exc
+    total = sum(p.amount for p in payments)
+    return AprResult(
+        apr=str(apr),
+        unit_period=unit,
+        amount_financed=request.amount_financed,
+        currency=request.currency,
+        finance_charge=total - request.amount_financed,
+        total_of_payments=total,
+    )

@@ -1,0 +1,90 @@
+"""Tests run on real PostgreSQL: DATABASE_URL when set, else the embedded server (durability off).
+
+The test database is dropped and rebuilt by running the Alembic migrations once per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app import migrate
+from app.config import Environment, Settings, to_asyncpg_url
+from app.db import create_engine
+from app.main import create_app
+from app.pg_embedded import embedded_postgres
+
+TEST_DATABASE = "bnpl_test"
+
+
+def _server_url() -> Iterator[str]:
+    if url := os.environ.get("DATABASE_URL"):
+        yield to_asyncpg_url(url)
+        return
+    data_dir = Path(os.environ.get("BNPL_DATA_DIR", ".bnpl-data")) / "test"
+    with embedded_postgres(data_dir, "postgres", fast=True) as url:
+        yield url
+
+
+async def _recreate(url: str, name: str) -> None:
+    u = make_url(url)
+    conn = await asyncpg.connect(
+        host=u.query.get("host") or u.host,
+        port=int(u.query.get("port") or u.port or 5432),
+        user=u.username,
+        password=u.password,
+        database=u.database,
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(env=Environment.TEST, migrate_on_start=False, db_pool_size=10)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    yield from _server_url()
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> str:
+    asyncio.run(_recreate(server_url, TEST_DATABASE))
+    return make_url(server_url).set(database=TEST_DATABASE).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, settings)
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app_client(
+    engine: AsyncEngine, database_url: str, settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, database_url=database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+def client(app_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return app_client
