@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
-from app.db import create_engine
+from app.db import create_engine, create_sessionmaker
+from app.errors import Problem
+from app.merchants.service import Credentials, create_merchant, rotate_key
 from app.pg_embedded import database_url
+
+T = TypeVar("T")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -48,6 +57,45 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one transaction on the configured (or shared embedded) database."""
+
+    async def run(url: str) -> T:
+        engine = create_engine(url, settings)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    with database_url(settings) as url:
+        return asyncio.run(run(url))
+
+
+def _print_credentials(credentials: Credentials) -> None:
+    print(
+        json.dumps(
+            {
+                "merchant_id": str(credentials.merchant_id),
+                "api_key": credentials.api_key,
+                "webhook_secret": credentials.webhook_secret,
+            }
+        )
+    )
+
+
+def _merchants_create(args: argparse.Namespace, settings: Settings) -> int:
+    key = settings.server_key()
+    _print_credentials(_in_transaction(settings, lambda s: create_merchant(s, args.name, key)))
+    return 0
+
+
+def _merchants_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    key = settings.server_key()
+    _print_credentials(_in_transaction(settings, lambda s: rotate_key(s, args.merchant_id, key)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnpl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("revision", nargs="?", default="head")
     mig.add_argument("--downgrade", action="store_true", help="go down to REVISION")
     mig.set_defaults(run=_migrate)
+
+    merchants = commands.add_parser("merchants", help="manage merchants").add_subparsers(
+        dest="merchants_command", required=True
+    )
+    create = merchants.add_parser(
+        "create", help="create a merchant; prints its id, API key and webhook secret as JSON"
+    )
+    create.add_argument("--name", required=True)
+    create.set_defaults(run=_merchants_create)
+    rotate = merchants.add_parser(
+        "rotate-key", help="issue a new API key and revoke the old ones; prints JSON"
+    )
+    rotate.add_argument("--merchant-id", required=True, type=uuid.UUID)
+    rotate.set_defaults(run=_merchants_rotate_key)
     return parser
 
 
@@ -72,7 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bnpl: configuration error: {exc}", file=sys.stderr)
         return 2
     run: Callable[[argparse.Namespace, Settings], int] = args.run
-    return run(args, settings)
+    try:
+        return run(args, settings)
+    except Problem as exc:
+        print(f"bnpl: {exc.detail}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

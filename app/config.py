@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "BNPL_"
+_PLACEHOLDERS = ("changeme", "change-me", "secret", "xxx", "placeholder", "todo")
 
 
 class Environment(StrEnum):
@@ -36,8 +38,15 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=500)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    idempotency_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
     log_level: str = "info"
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Server key that derives webhook secrets and signs cursors. Required in "
+        "production; in development one is made and kept under data_dir.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -53,6 +62,26 @@ class Settings(BaseSettings):
         if self.env is Environment.PRODUCTION and not self.database_url:
             raise ValueError("DATABASE_URL must be set in production (no embedded server)")
         return self
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_secret(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            key = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(key) < 32 or key.lower().startswith(_PLACEHOLDERS):
+                raise ValueError("BNPL_SECRET_KEY must be a random string of 32+ characters")
+        return self
+
+    def server_key(self) -> bytes:
+        """The secret key, or in development the one kept in data_dir (made on first use)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
 
     @property
     def async_database_url(self) -> str | None:

@@ -9,6 +9,7 @@ from contextlib import ExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from app import migrate
+from app.auth import KeyCache
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_problem_handlers
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
+    app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_problem_handlers(app)
     app.include_router(health_router)
     app.include_router(quotes_router)

@@ -1,0 +1,67 @@
+"""Bearer API keys: every /v1 route knows its merchant, or answers 401."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.errors import Problem
+from app.merchants.service import merchant_for_key
+from app.security import hash_api_key
+
+_bearer = HTTPBearer(
+    auto_error=False, description="An API key: `Authorization: Bearer bnpl_sk_...`"
+)
+
+
+class KeyCache:
+    """Recently seen keys, so a request does not pay a lookup; a revoked key lives `ttl` longer."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[bytes, tuple[uuid.UUID, float]] = {}
+
+    def get(self, digest: bytes) -> uuid.UUID | None:
+        entry = self._entries.get(digest)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, digest: bytes, merchant_id: uuid.UUID) -> None:
+        if self.ttl > 0:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[digest] = (merchant_id, time.monotonic() + self.ttl)
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def _current_merchant(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> uuid.UUID:
+    if credentials is None:
+        raise _unauthorized("Send your API key as `Authorization: Bearer <key>`")
+    cache: KeyCache = request.app.state.key_cache
+    digest = hash_api_key(credentials.credentials)
+    merchant_id = cache.get(digest)
+    if merchant_id is None:
+        factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+        async with factory() as session:
+            merchant_id = await merchant_for_key(session, digest)
+        if merchant_id is None:
+            raise _unauthorized("That API key is not valid (unknown or revoked)")
+        cache.put(digest, merchant_id)
+    return merchant_id
+
+
+MerchantId = Annotated[uuid.UUID, Depends(_current_merchant)]
