@@ -10,11 +10,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/problems/"
+UNION_TAG = "~"
 logger = logging.getLogger("bnpl.errors")
 
 
@@ -131,6 +132,8 @@ def _pydantic_field_problems(raw: Iterable[dict[str, Any]]) -> list[FieldProblem
     problems = []
     for err in raw:
         where, *path = err.get("loc", ()) or ("body",)
+        # Branches of a tagged union are named "~name": they say which shape, not where.
+        path = [p for p in path if not (isinstance(p, str) and p.startswith(UNION_TAG))]
         detail = str(err.get("msg", "Invalid value"))
         code = str(err.get("type", "invalid"))
         if where == "body":
@@ -140,6 +143,12 @@ def _pydantic_field_problems(raw: Iterable[dict[str, Any]]) -> list[FieldProblem
             name = ".".join(str(p) for p in path) or str(where)
             problems.append(FieldProblem(parameter=name, detail=f"{where}: {detail}", code=code))
     return problems
+
+
+def invalid_document(exc: ValidationError) -> Problem:
+    """A pydantic error raised while validating a merged or stored document (not the request)."""
+    errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+    return validation_problem(_pydantic_field_problems(errors))
 
 
 async def _on_problem(_: Request, exc: Exception) -> JSONResponse:

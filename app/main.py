@@ -10,11 +10,13 @@ from fastapi import FastAPI
 
 from app import migrate
 from app.auth import KeyCache
+from app.body_limit import BodyLimit
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_problem_handlers
 from app.health.endpoints import router as health_router
 from app.pg_embedded import database_url as resolve_database_url
+from app.products.endpoints import router as products_router
 from app.quotes.endpoints import router as quotes_router
 
 DESCRIPTION = """
@@ -51,11 +53,12 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_problem_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health_router)
     app.include_router(quotes_router)
+    app.include_router(products_router)
     return app

@@ -7,19 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import migrate
 from app.config import Environment, Settings, to_asyncpg_url
 from app.db import create_engine
 from app.main import create_app
+from app.merchants.service import create_merchant
 from app.pg_embedded import embedded_postgres
 
 TEST_DATABASE = "bnpl_test"
@@ -52,7 +57,13 @@ async def _recreate(url: str, name: str) -> None:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(env=Environment.TEST, migrate_on_start=False, db_pool_size=10)
+    return Settings(
+        env=Environment.TEST,
+        migrate_on_start=False,
+        db_pool_size=10,
+        api_key_cache_seconds=0,
+        secret_key=SecretStr("test-server-key-not-for-production-0123456789"),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -75,16 +86,52 @@ async def engine(database_url: str, settings: Settings) -> AsyncIterator[AsyncEn
 
 
 @pytest.fixture(scope="session")
-async def app_client(
-    engine: AsyncEngine, database_url: str, settings: Settings
-) -> AsyncIterator[httpx.AsyncClient]:
+async def app(engine: AsyncEngine, database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
     app = create_app(settings, database_url=database_url)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """No credentials: for what needs none, and for checking that the rest refuses it."""
+    async with _client(app) as client:
+        yield client
+
+
+@dataclass
+class Tenant:
+    id: uuid.UUID
+    api_key: str
+    webhook_secret: str
+    client: httpx.AsyncClient
+
+
+def _client(app: FastAPI, api_key: str | None = None) -> httpx.AsyncClient:
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+
+async def create_tenant(app: FastAPI, name: str = "Test shop") -> Tenant:
+    """A fresh merchant: each test works in its own tenant, so tests never see each other."""
+    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    async with factory() as session, session.begin():
+        creds = await create_merchant(session, name, app.state.settings.server_key())
+    return Tenant(
+        creds.merchant_id, creds.api_key, creds.webhook_secret, _client(app, creds.api_key)
+    )
 
 
 @pytest.fixture
-def client(app_client: httpx.AsyncClient) -> httpx.AsyncClient:
-    return app_client
+async def tenant(app: FastAPI) -> AsyncIterator[Tenant]:
+    t = await create_tenant(app, "Shop A")
+    async with t.client:
+        yield t
+
+
+@pytest.fixture
+async def other_tenant(app: FastAPI) -> AsyncIterator[Tenant]:
+    t = await create_tenant(app, "Shop B")
+    async with t.client:
+        yield t

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from app.engine import Frequency, InterestMethod, LineKind
+from app.errors import UNION_TAG
 from app.fields import CalendarDate, CurrencyCode, MinorUnits, NonNegativeMinorUnits, Percent
 
 _TERMS_EXAMPLE: dict[str, Any] = {
@@ -149,6 +151,45 @@ class Quote(Disclosure):
 
     schedule: list[ScheduleLine]
     terms: Terms
+
+
+class ProductQuoteRequest(BaseModel):
+    """Quote every offer of a product that the amount qualifies for."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "product_id": "01a2067f-108b-7efe-9292-8631ea0efaa2",
+                "amount": 40000,
+                "start_date": "2026-12-01",
+            }
+        },
+    )
+
+    product_id: uuid.UUID
+    amount: MinorUnits
+    start_date: CalendarDate | None = Field(default=None, description="Default: today (UTC).")
+    deposit: AmountOrPercent | None = Field(
+        default=None, description="Default: the product's minimum deposit."
+    )
+
+
+def _quote_request_shape(value: Any) -> str:
+    return UNION_TAG + ("product" if isinstance(value, dict) and "product_id" in value else "terms")
+
+
+QuoteRequest = Annotated[
+    Annotated[Terms, Tag(UNION_TAG + "terms")]
+    | Annotated[ProductQuoteRequest, Tag(UNION_TAG + "product")],
+    Discriminator(_quote_request_shape),
+]
+
+
+class QuoteList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"data": []}})
+
+    data: list[Quote]
 
 
 class AprPayment(BaseModel):

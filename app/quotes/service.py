@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from app import engine
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock, engine
 from app.errors import Problem, field_problem, validation_problem
-from app.quotes.schemas import AmountOrPercent, AprRequest, AprResult, Quote, ScheduleLine, Terms
+from app.products import offers
+from app.products.service import current_definition
+from app.quotes.schemas import (
+    AmountOrPercent,
+    AprRequest,
+    AprResult,
+    ProductQuoteRequest,
+    Quote,
+    QuoteList,
+    ScheduleLine,
+    Terms,
+)
 
 
 def terms_error_problem(exc: engine.TermsError, prefix: str = "") -> Problem:
@@ -71,6 +86,22 @@ def quote(terms: Terms) -> Quote:
         last_due_date=schedule.last_due_date,
         schedule=schedule_lines(schedule),
         terms=terms.model_copy(update={"first_due_date": schedule.first_due_date}),
+    )
+
+
+async def quote_product(
+    session: AsyncSession, merchant_id: uuid.UUID, request: ProductQuoteRequest
+) -> QuoteList:
+    product = await current_definition(session, merchant_id, request.product_id)
+    definition = product.definition
+    offers.check_amount(definition, request.amount)
+    deposit = offers.resolve_deposit(definition, request.amount, request.deposit)
+    start = request.start_date or clock.today()
+    return QuoteList(
+        data=[
+            quote(offers.terms_for(definition, offer, request.amount, start, deposit))
+            for offer in offers.qualifying_offers(definition, request.amount)
+        ]
     )
 
 

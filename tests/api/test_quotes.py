@@ -8,6 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import Tenant
+
+
+@pytest.fixture
+def client(tenant: Tenant) -> httpx.AsyncClient:
+    return tenant.client
+
+
 PAY_IN_4: dict[str, Any] = {
     "amount": 40000,
     "currency": "USD",
@@ -196,3 +204,16 @@ async def test_no_input_produces_a_500(client: httpx.AsyncClient, body: dict[str
             path, content=json.dumps(body), headers={"content-type": "application/json"}
         )
         assert response.status_code < 500, (body, response.text)
+
+
+@pytest.mark.parametrize("path", ["/v1/quotes", "/v1/apr"])
+@pytest.mark.parametrize("header", [None, "Bearer nope", "Basic dXNlcjpwYXNz", "Bearer "])
+async def test_quotes_need_an_api_key(tenant: Tenant, path: str, header: str | None) -> None:
+    headers = {"authorization": header} if header is not None else {}
+    async with httpx.AsyncClient(
+        transport=tenant.client._transport, base_url="http://testserver", headers=headers
+    ) as anonymous:
+        response = await anonymous.post(path, json=PAY_IN_4)
+    body = _problem(response, 401)
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert "API key" in body["detail"]

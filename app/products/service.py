@@ -1,0 +1,172 @@
+"""Products and their versions. A change never edits a version: it appends the next one."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock, engine
+from app.errors import field_problem, invalid_document, not_found, validation_problem
+from app.models import Product, ProductVersion
+from app.pagination import PageParams, next_cursor, uuid_cursor
+from app.products import schemas
+
+
+@dataclass(frozen=True, slots=True)
+class VersionedProduct:
+    id: uuid.UUID
+    version: int
+    definition: schemas.ProductDefinition
+
+
+def _check_offers_can_be_scheduled(definition: schemas.ProductDefinition) -> None:
+    """Refuse a product whose offers could never make a schedule for its own amount range."""
+    today = clock.today()
+    deposit = engine.AmountOrPercent(percent=definition.deposit.min_percent)
+    for index, offer in enumerate(definition.offers):
+        for amount in (offer.min_amount or definition.min_amount, definition.max_amount):
+            fee = offer.fee
+            terms = engine.Terms(
+                amount=amount,
+                currency=definition.currency,
+                start_date=today,
+                installments=offer.installments,
+                frequency=offer.frequency,
+                deposit=deposit,
+                interest_rate=offer.interest_rate,
+                interest_method=offer.interest_method,
+                fee=engine.AmountOrPercent(fee.amount, fee.percent) if fee else None,
+            )
+            try:
+                engine.build_schedule(terms)
+            except engine.TermsError as exc:
+                field = "currency" if exc.field == "currency" else f"offers.{index}"
+                detail = f"With amount {amount}: {exc.message}"
+                raise validation_problem([field_problem(field, detail, exc.code)]) from exc
+
+
+def to_wire(product: Product, version: ProductVersion) -> schemas.Product:
+    return schemas.Product(
+        id=str(product.id),
+        version=version.version,
+        created_at=product.created_at,
+        updated_at=version.created_at,
+        **version.definition,
+    )
+
+
+async def create_product(
+    session: AsyncSession, merchant_id: uuid.UUID, definition: schemas.ProductDefinition
+) -> schemas.Product:
+    _check_offers_can_be_scheduled(definition)
+    product = Product(merchant_id=merchant_id, name=definition.name, current_version=1)
+    session.add(product)
+    await session.flush()
+    version = ProductVersion(
+        product_id=product.id,
+        version=1,
+        merchant_id=merchant_id,
+        definition=definition.model_dump(mode="json"),
+    )
+    session.add(version)
+    await session.flush()
+    await session.refresh(product)
+    await session.refresh(version)
+    return to_wire(product, version)
+
+
+async def _product(
+    session: AsyncSession, merchant_id: uuid.UUID, product_id: uuid.UUID, *, lock: bool = False
+) -> Product:
+    query = select(Product).where(Product.id == product_id, Product.merchant_id == merchant_id)
+    if lock:
+        query = query.with_for_update()
+    product = (await session.execute(query)).scalar_one_or_none()
+    if product is None:
+        raise not_found("product")
+    return product
+
+
+async def _version(
+    session: AsyncSession, merchant_id: uuid.UUID, product_id: uuid.UUID, version: int
+) -> ProductVersion:
+    row = await session.get(ProductVersion, (product_id, version))
+    if row is None or row.merchant_id != merchant_id:
+        raise not_found("product version")
+    return row
+
+
+async def get_product(
+    session: AsyncSession, merchant_id: uuid.UUID, product_id: uuid.UUID, version: int | None
+) -> schemas.Product:
+    product = await _product(session, merchant_id, product_id)
+    row = await _version(session, merchant_id, product_id, version or product.current_version)
+    return to_wire(product, row)
+
+
+async def current_definition(
+    session: AsyncSession, merchant_id: uuid.UUID, product_id: uuid.UUID
+) -> VersionedProduct:
+    product = await _product(session, merchant_id, product_id)
+    row = await _version(session, merchant_id, product_id, product.current_version)
+    definition = schemas.ProductDefinition.model_validate(row.definition)
+    return VersionedProduct(product.id, row.version, definition)
+
+
+async def update_product(
+    session: AsyncSession,
+    merchant_id: uuid.UUID,
+    product_id: uuid.UUID,
+    patch: schemas.ProductPatch,
+) -> schemas.Product:
+    product = await _product(session, merchant_id, product_id, lock=True)
+    current = await _version(session, merchant_id, product_id, product.current_version)
+    changes = patch.model_dump(mode="json", exclude_unset=True)
+    try:
+        definition = schemas.ProductDefinition.model_validate({**current.definition, **changes})
+    except ValidationError as exc:
+        raise invalid_document(exc) from exc
+    _check_offers_can_be_scheduled(definition)
+    stored = definition.model_dump(mode="json")
+    if stored == current.definition:
+        return to_wire(product, current)
+    product.current_version += 1
+    product.name = definition.name
+    product.updated_at = func.now()
+    version = ProductVersion(
+        product_id=product.id,
+        version=product.current_version,
+        merchant_id=merchant_id,
+        definition=stored,
+    )
+    session.add(version)
+    await session.flush()
+    await session.refresh(product)
+    await session.refresh(version)
+    return to_wire(product, version)
+
+
+async def list_products(
+    session: AsyncSession, merchant_id: uuid.UUID, page: PageParams
+) -> schemas.ProductList:
+    query = (
+        select(Product, ProductVersion)
+        .join(
+            ProductVersion,
+            (ProductVersion.product_id == Product.id)
+            & (ProductVersion.version == Product.current_version),
+        )
+        .where(Product.merchant_id == merchant_id)
+        .order_by(Product.id)
+        .limit(page.limit + 1)
+    )
+    if (after := uuid_cursor(page.after)) is not None:
+        query = query.where(Product.id > after)
+    rows = (await session.execute(query)).all()
+    items = [to_wire(p, v) for p, v in rows[: page.limit]]
+    last = rows[page.limit - 1][0].id if len(rows) > page.limit else None
+    return schemas.ProductList(data=items, next_cursor=next_cursor(rows, page.limit, last))
