@@ -8,5 +8,5 @@ def now() -> datetime:
 
 
 def today() -> date:
-    """The business date: UTC, like every timestamp we store."""
+    """The business date: UTC, like every timestamp we store. Tests pin `now`, and this follows."""
     return now().date()

@@ -13,9 +13,11 @@ from app.auth import KeyCache
 from app.body_limit import BodyLimit
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
+from app.eligibility.endpoints import router as eligibility_router
 from app.errors import install_problem_handlers
 from app.health.endpoints import router as health_router
 from app.pg_embedded import database_url as resolve_database_url
+from app.plans.endpoints import router as plans_router
 from app.products.endpoints import router as products_router
 from app.quotes.endpoints import router as quotes_router
 
@@ -34,9 +36,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with ExitStack() as stack:
-            url = database_url or await asyncio.to_thread(
-                stack.enter_context, resolve_database_url(settings)
-            )
+            url = database_url
+            if url is None:
+                url = await asyncio.to_thread(stack.enter_context, resolve_database_url(settings))
             engine = create_engine(url, settings)
             try:
                 if settings.migrate_on_start:
@@ -61,4 +63,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(health_router)
     app.include_router(quotes_router)
     app.include_router(products_router)
+    app.include_router(eligibility_router)
+    app.include_router(plans_router)
     return app

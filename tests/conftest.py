@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -20,7 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app import migrate
+from app import clock, migrate
 from app.config import Environment, Settings, to_asyncpg_url
 from app.db import create_engine
 from app.main import create_app
@@ -135,3 +136,13 @@ async def other_tenant(app: FastAPI) -> AsyncIterator[Tenant]:
     t = await create_tenant(app, "Shop B")
     async with t.client:
         yield t
+
+
+TODAY = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """Business dates come from app.clock; tests pin it so they mean the same on any day."""
+    monkeypatch.setattr(clock, "now", lambda: TODAY)
+    return TODAY

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -19,5 +18,6 @@ class IdempotencyKey(CreatedAt, Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     response_status: Mapped[int]
-    response_body: Mapped[dict[str, Any]]
+    # The exact bytes sent the first time, so a replay is byte-identical.
+    response_body: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,1 @@
+"""Plan agreements: the written terms a customer accepts."""

@@ -1,0 +1,138 @@
+"""Should this customer get credit under this product? Decided from their history here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.eligibility.schemas import EligibilityRequest, EligibilityResult, Reason
+from app.errors import Problem
+from app.models import Plan
+from app.products import offers
+from app.products.schemas import ProductDefinition
+from app.products.service import current_definition
+from app.quotes import service as quotes
+
+OPEN_STATUSES = ("pending", "active")
+BAD_STANDING_STATES = ("delinquent", "default")
+BAD_STANDING_STATUSES = ("defaulted", "charged_off")
+
+
+async def lock_customer(session: AsyncSession, merchant_id: uuid.UUID, customer_id: str) -> None:
+    """Serialize decisions for one customer, so two checkouts at once cannot both pass a limit."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"customer:{merchant_id}:{customer_id}"},
+    )
+
+
+async def reasons_against(
+    session: AsyncSession,
+    merchant_id: uuid.UUID,
+    customer_id: str,
+    definition: ProductDefinition,
+    amount: int,
+    currency: str,
+) -> list[Reason]:
+    reasons: list[Reason] = []
+    if currency != definition.currency:
+        reasons.append(
+            Reason(
+                code="currency_mismatch",
+                message=f"This product lends in {definition.currency}, not {currency}",
+            )
+        )
+    if amount < definition.min_amount:
+        reasons.append(
+            Reason(
+                code="amount_below_minimum",
+                message=f"The amount is below the product's minimum of {definition.min_amount}",
+            )
+        )
+    elif amount > definition.max_amount:
+        reasons.append(
+            Reason(
+                code="amount_above_maximum",
+                message=f"The amount is above the product's maximum of {definition.max_amount}",
+            )
+        )
+    elif not offers.qualifying_offers(definition, amount):
+        reasons.append(
+            Reason(code="no_offer_for_amount", message="No offer of this product fits the amount")
+        )
+    rules = definition.eligibility
+    year_ago = clock.today() - timedelta(days=365)
+    history = (
+        await session.execute(
+            select(
+                func.count().filter(Plan.status.in_(OPEN_STATUSES)),
+                func.count().filter(Plan.start_date > year_ago, Plan.status != "cancelled"),
+                func.count().filter(
+                    Plan.delinquency_state.in_(BAD_STANDING_STATES)
+                    | Plan.status.in_(BAD_STANDING_STATUSES)
+                ),
+            ).where(Plan.merchant_id == merchant_id, Plan.customer_id == customer_id)
+        )
+    ).one()
+    open_plans, recent_plans, bad_plans = history
+    limit = rules.max_active_plans_per_customer
+    if limit is not None and open_plans >= limit:
+        reasons.append(
+            Reason(
+                code="too_many_active_plans",
+                message=f"The customer has {open_plans} open plan(s); the limit is {limit}",
+            )
+        )
+    limit = rules.max_new_plans_per_365_days
+    if limit is not None and recent_plans >= limit:
+        reasons.append(
+            Reason(
+                code="too_many_new_plans",
+                message=f"The customer has had {recent_plans} new plan(s) in the last 365 days;"
+                f" the limit is {limit}",
+            )
+        )
+    if rules.block_if_delinquent and bad_plans:
+        reasons.append(
+            Reason(
+                code="customer_delinquent",
+                message="The customer has a plan that is delinquent or in default",
+            )
+        )
+    return reasons
+
+
+def not_eligible(reasons: list[Reason]) -> Problem:
+    return Problem(
+        422,
+        "not-eligible",
+        "Customer not eligible",
+        "; ".join(r.message for r in reasons),
+        reasons=[r.model_dump() for r in reasons],
+    )
+
+
+async def check(
+    session: AsyncSession, merchant_id: uuid.UUID, request: EligibilityRequest
+) -> EligibilityResult:
+    product = await current_definition(session, merchant_id, request.product_id)
+    definition = product.definition
+    reasons = await reasons_against(
+        session, merchant_id, request.customer_id, definition, request.amount, request.currency
+    )
+    if reasons:
+        return EligibilityResult(eligible=False, reasons=reasons, offers=[])
+    deposit = offers.resolve_deposit(definition, request.amount, None)
+    today = clock.today()
+    return EligibilityResult(
+        eligible=True,
+        reasons=[],
+        offers=[
+            quotes.quote(offers.terms_for(definition, offer, request.amount, today, deposit))
+            for offer in offers.qualifying_offers(definition, request.amount)
+        ],
+    )

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+
+from app.agreements import service as agreements
+from app.auth import MerchantId
+from app.db import Session
+from app.errors import problem_responses
+from app.idempotency import KeyHeader, OptionalKeyHeader, idempotent
+from app.pagination import Page
+from app.plans import service
+from app.plans.schemas import (
+    AcceptanceCreate,
+    AcceptanceOut,
+    EventList,
+    PlanCreate,
+    PlanFilters,
+    PlanList,
+    PlanOut,
+    PlanStatus,
+)
+
+router = APIRouter(prefix="/v1/plans", tags=["plans"])
+
+
+@router.post(
+    "",
+    response_model=PlanOut,
+    status_code=201,
+    summary="Create a plan",
+    responses=problem_responses(401, 404, 409, 422),
+)
+async def create_plan(
+    body: PlanCreate,
+    request: Request,
+    merchant_id: MerchantId,
+    session: Session,
+    idempotency_key: KeyHeader,
+) -> Response:
+    """Creates the plan once however often it is retried with the same `Idempotency-Key`.
+    A customer the product's eligibility rules refuse gets a 422 problem listing `reasons`."""
+    return await idempotent(
+        session,
+        request,
+        merchant_id,
+        idempotency_key,
+        body,
+        201,
+        lambda: service.create_plan(session, merchant_id, body),
+    )
+
+
+@router.get(
+    "",
+    response_model=PlanList,
+    summary="List plans, newest first",
+    responses=problem_responses(401),
+)
+async def list_plans(
+    merchant_id: MerchantId,
+    session: Session,
+    page: Page,
+    customer_id: Annotated[str | None, Query(max_length=200)] = None,
+    order_id: Annotated[str | None, Query(max_length=200)] = None,
+    status: PlanStatus | None = None,
+) -> PlanList:
+    filters = PlanFilters(customer_id=customer_id, order_id=order_id, status=status)
+    return await service.list_plans(session, merchant_id, filters, page)
+
+
+@router.get(
+    "/{plan_id}",
+    response_model=PlanOut,
+    summary="Get a plan",
+    responses=problem_responses(401, 404),
+)
+async def get_plan(plan_id: uuid.UUID, merchant_id: MerchantId, session: Session) -> PlanOut:
+    return await service.get_plan(session, merchant_id, plan_id)
+
+
+@router.get(
+    "/{plan_id}/events",
+    response_model=EventList,
+    summary="A plan's history, oldest first",
+    responses=problem_responses(401, 404),
+)
+async def plan_events(
+    plan_id: uuid.UUID, merchant_id: MerchantId, session: Session, page: Page
+) -> EventList:
+    return await service.plan_events(session, merchant_id, plan_id, page)
+
+
+@router.get(
+    "/{plan_id}/agreement",
+    response_class=HTMLResponse,
+    summary="The plan's written agreement (HTML)",
+    responses={
+        200: {
+            "content": {"text/html": {"example": "<!DOCTYPE html>..."}},
+            "description": "The exact document to show and have accepted; its SHA-256 (hex) is"
+            " in the `X-Document-SHA256` header.",
+        },
+        **problem_responses(401, 404),
+    },
+)
+async def get_agreement(plan_id: uuid.UUID, merchant_id: MerchantId, session: Session) -> Response:
+    agreement = await agreements.get(session, merchant_id, plan_id)
+    digest = agreement.sha256.hex()
+    return HTMLResponse(
+        agreement.html, headers={"X-Document-SHA256": digest, "ETag": f'"{digest}"'}
+    )
+
+
+@router.post(
+    "/{plan_id}/acceptance",
+    response_model=AcceptanceOut,
+    status_code=201,
+    summary="Record the customer's acceptance of the agreement",
+    responses=problem_responses(401, 404, 409, 422),
+)
+async def accept_agreement(
+    plan_id: uuid.UUID,
+    body: AcceptanceCreate,
+    request: Request,
+    merchant_id: MerchantId,
+    session: Session,
+    idempotency_key: OptionalKeyHeader = None,
+) -> Response:
+    """Records the signer, time, IP address, user agent and the SHA-256 of the exact document.
+    A second acceptance is a 409. The plan becomes `active` if nothing else is awaited."""
+
+    async def work() -> AcceptanceOut:
+        plan = await service.get_plan_row(session, merchant_id, plan_id, lock=True)
+        acceptance = await agreements.accept(
+            session, plan, body.signer_name, body.ip_address, body.user_agent, body.document_sha256
+        )
+        await service.activate_if_ready(session, plan)
+        return AcceptanceOut(
+            plan_id=plan.id,
+            signer_name=acceptance.signer_name,
+            ip_address=str(acceptance.ip_address),
+            user_agent=acceptance.user_agent,
+            document_sha256=acceptance.document_sha256.hex(),
+            accepted_at=acceptance.accepted_at,
+            plan_status=PlanStatus(plan.status),
+        )
+
+    return await idempotent(session, request, merchant_id, idempotency_key, body, 201, work)

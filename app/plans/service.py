@@ -1,0 +1,314 @@
+"""Plans: made once from a product's offer, then read. Services flush; the edge commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.agreements import service as agreements
+from app.eligibility.service import lock_customer, not_eligible, reasons_against
+from app.engine import Schedule
+from app.engine.delinquency import bucket
+from app.errors import field_problem, not_found, validation_problem
+from app.events import service as events
+from app.models import Acceptance, Event, Installment, Plan, uuid7
+from app.pagination import PageParams, int_cursor, next_cursor, uuid_cursor
+from app.plans.schemas import (
+    AgreementStatus,
+    Delinquency,
+    EventList,
+    EventOut,
+    InstallmentOut,
+    InstallmentStatus,
+    PlanCreate,
+    PlanFilters,
+    PlanList,
+    PlanOut,
+    PlanStatus,
+)
+from app.products import offers
+from app.products.schemas import ProductDefinition
+from app.products.service import current_definition
+from app.quotes import service as quotes
+from app.quotes.schemas import Terms
+
+
+def _terms_for(definition: ProductDefinition, body: PlanCreate) -> Terms:
+    if body.currency is not None and body.currency != definition.currency:
+        detail = f"This product lends in {definition.currency}"
+        raise validation_problem([field_problem("currency", detail, "currency_mismatch")])
+    offer = definition.offer_for(body.installments, body.frequency)
+    if offer is None:
+        choices = ", ".join(f"{o.installments} {o.frequency}" for o in definition.offers)
+        detail = f"The product has no such offer; it offers: {choices}"
+        raise validation_problem([field_problem("installments", detail, "no_such_offer")])
+    offers.check_amount(definition, body.amount)
+    if not offer.accepts(body.amount):
+        detail = "This offer is not available for this amount"
+        raise validation_problem([field_problem("amount", detail, "offer_not_available")])
+    deposit = offers.resolve_deposit(definition, body.amount, body.deposit)
+    start = body.start_date or clock.today()
+    return offers.terms_for(definition, offer, body.amount, start, deposit)
+
+
+def _installments(
+    merchant_id: uuid.UUID, plan_id: uuid.UUID, schedule: Schedule
+) -> list[Installment]:
+    today = clock.today()
+    return [
+        Installment(
+            merchant_id=merchant_id,
+            plan_id=plan_id,
+            sequence=line.sequence,
+            kind=line.kind.value,
+            due_date=line.due_date,
+            principal=line.principal,
+            interest=line.interest,
+            fee=line.fee,
+            status=(
+                InstallmentStatus.DUE if line.due_date <= today else InstallmentStatus.SCHEDULED
+            ).value,
+        )
+        for line in schedule.lines
+    ]
+
+
+async def create_plan(session: AsyncSession, merchant_id: uuid.UUID, body: PlanCreate) -> PlanOut:
+    product = await current_definition(session, merchant_id, body.product_id)
+    definition = product.definition
+    terms = _terms_for(definition, body)
+    schedule = quotes.build(terms)
+    await lock_customer(session, merchant_id, body.customer_id)
+    reasons = await reasons_against(
+        session, merchant_id, body.customer_id, definition, body.amount, definition.currency
+    )
+    if reasons:
+        raise not_eligible(reasons)
+    active = schedule.deposit_amount == 0 and not definition.require_agreement
+    plan = Plan(
+        id=uuid7(),
+        merchant_id=merchant_id,
+        customer_id=body.customer_id,
+        order_id=body.order_id,
+        product_id=product.id,
+        product_version=product.version,
+        status=(PlanStatus.ACTIVE if active else PlanStatus.PENDING).value,
+        currency=definition.currency,
+        amount=body.amount,
+        deposit_amount=schedule.deposit_amount,
+        amount_financed=schedule.amount_financed,
+        finance_charge=schedule.finance_charge,
+        total_of_payments=schedule.total_of_payments,
+        total_sale_price=schedule.total_sale_price,
+        apr=schedule.apr,
+        start_date=terms.start_date,
+        first_due_date=schedule.first_due_date,
+        last_due_date=schedule.last_due_date,
+        terms=terms.model_dump(mode="json"),
+        plan_metadata=dict(body.metadata),
+        requires_agreement=definition.require_agreement,
+    )
+    session.add(plan)
+    await session.flush()  # no ORM relationships, so the plan row must exist before its children
+    installments = _installments(merchant_id, plan.id, schedule)
+    session.add_all(installments)
+    await agreements.write(session, plan, schedule, definition)
+    events.record(
+        session,
+        merchant_id,
+        "plan.created",
+        {"status": plan.status, "amount": plan.amount, "currency": plan.currency},
+        plan_id=plan.id,
+    )
+    if active:
+        events.record(session, merchant_id, "plan.activated", {}, plan_id=plan.id)
+    await session.flush()
+    await session.refresh(plan)
+    return to_wire(plan, installments, None)
+
+
+def _installment_out(row: Installment) -> InstallmentOut:
+    return InstallmentOut(
+        id=row.id,
+        sequence=row.sequence,
+        kind=row.kind,
+        due_date=row.due_date,
+        principal=row.principal,
+        interest=row.interest,
+        fee=row.fee,
+        late_fee=row.late_fee,
+        amount=row.amount,
+        amount_paid=row.amount_paid,
+        amount_due=row.amount + row.late_fee - row.amount_paid,
+        status=InstallmentStatus(row.status),
+    )
+
+
+def to_wire(
+    plan: Plan, installments: Sequence[Installment], acceptance: Acceptance | None
+) -> PlanOut:
+    return PlanOut(
+        id=plan.id,
+        status=PlanStatus(plan.status),
+        customer_id=plan.customer_id,
+        order_id=plan.order_id,
+        product_id=plan.product_id,
+        product_version=plan.product_version,
+        amount=plan.amount,
+        currency=plan.currency,
+        deposit_amount=plan.deposit_amount,
+        amount_financed=plan.amount_financed,
+        finance_charge=plan.finance_charge,
+        total_of_payments=plan.total_of_payments,
+        total_sale_price=plan.total_sale_price,
+        apr=f"{plan.apr:.2f}",
+        first_due_date=plan.first_due_date,
+        last_due_date=plan.last_due_date,
+        start_date=plan.start_date,
+        credit_balance=plan.credit_balance,
+        terms=Terms.model_validate(plan.terms),
+        installments=[_installment_out(i) for i in sorted(installments, key=lambda i: i.sequence)],
+        delinquency=Delinquency(
+            state=plan.delinquency_state,
+            days_past_due=plan.days_past_due,
+            bucket=bucket(plan.days_past_due),
+            since=plan.delinquency_since,
+        ),
+        agreement=AgreementStatus(
+            required=plan.requires_agreement,
+            accepted_at=acceptance.accepted_at if acceptance else None,
+        ),
+        metadata=plan.plan_metadata,
+        created_at=plan.created_at,
+        updated_at=plan.updated_at,
+    )
+
+
+async def get_plan_row(
+    session: AsyncSession, merchant_id: uuid.UUID, plan_id: uuid.UUID, *, lock: bool = False
+) -> Plan:
+    query = select(Plan).where(Plan.id == plan_id, Plan.merchant_id == merchant_id)
+    if lock:
+        query = query.with_for_update()
+    plan = (await session.execute(query)).scalar_one_or_none()
+    if plan is None:
+        raise not_found("plan")
+    return plan
+
+
+async def _wire_many(session: AsyncSession, plans: Sequence[Plan]) -> list[PlanOut]:
+    if not plans:
+        return []
+    merchant_id = plans[0].merchant_id
+    ids = [p.id for p in plans]
+    rows = (
+        await session.execute(
+            select(Installment).where(
+                Installment.merchant_id == merchant_id, Installment.plan_id.in_(ids)
+            )
+        )
+    ).scalars()
+    by_plan: dict[uuid.UUID, list[Installment]] = {i: [] for i in ids}
+    versions = {p.id: p.schedule_version for p in plans}
+    for row in rows:
+        if row.schedule_version == versions[row.plan_id]:
+            by_plan[row.plan_id].append(row)
+    accepted = {
+        a.plan_id: a
+        for a in (
+            await session.execute(
+                select(Acceptance).where(
+                    Acceptance.merchant_id == merchant_id, Acceptance.plan_id.in_(ids)
+                )
+            )
+        ).scalars()
+    }
+    return [to_wire(p, by_plan[p.id], accepted.get(p.id)) for p in plans]
+
+
+async def get_plan(session: AsyncSession, merchant_id: uuid.UUID, plan_id: uuid.UUID) -> PlanOut:
+    plan = await get_plan_row(session, merchant_id, plan_id)
+    return (await _wire_many(session, [plan]))[0]
+
+
+async def list_plans(
+    session: AsyncSession, merchant_id: uuid.UUID, filters: PlanFilters, page: PageParams
+) -> PlanList:
+    query = select(Plan).where(Plan.merchant_id == merchant_id)
+    if filters.customer_id is not None:
+        query = query.where(Plan.customer_id == filters.customer_id)
+    if filters.order_id is not None:
+        query = query.where(Plan.order_id == filters.order_id)
+    if filters.status is not None:
+        query = query.where(Plan.status == filters.status.value)
+    if (before := uuid_cursor(page.after)) is not None:
+        query = query.where(Plan.id < before)
+    rows = list(
+        (await session.execute(query.order_by(Plan.id.desc()).limit(page.limit + 1))).scalars()
+    )
+    page_rows = rows[: page.limit]
+    cursor = next_cursor(rows, page.limit, page_rows[-1].id if page_rows else None)
+    return PlanList(data=await _wire_many(session, page_rows), next_cursor=cursor)
+
+
+async def plan_events(
+    session: AsyncSession, merchant_id: uuid.UUID, plan_id: uuid.UUID, page: PageParams
+) -> EventList:
+    await get_plan_row(session, merchant_id, plan_id)
+    query = select(Event).where(Event.merchant_id == merchant_id, Event.plan_id == plan_id)
+    if (after := int_cursor(page.after)) is not None:
+        query = query.where(Event.id > after)
+    rows = list((await session.execute(query.order_by(Event.id).limit(page.limit + 1))).scalars())
+    page_rows = rows[: page.limit]
+    return EventList(
+        data=[
+            EventOut(
+                id=e.id,
+                type=e.type,
+                created_at=e.created_at,
+                effective_date=e.effective_date,
+                plan_id=e.plan_id,
+                data=e.data,
+            )
+            for e in page_rows
+        ],
+        next_cursor=next_cursor(rows, page.limit, page_rows[-1].id if page_rows else None),
+    )
+
+
+async def activate_if_ready(session: AsyncSession, plan: Plan) -> bool:
+    """pending -> active once the deposit is paid and, when asked, the agreement accepted.
+
+    The caller holds the plan's row lock.
+    """
+    if plan.status != PlanStatus.PENDING:
+        return False
+    if plan.deposit_amount > 0:
+        deposit = (
+            await session.execute(
+                select(Installment.amount_paid >= Installment.amount).where(
+                    Installment.merchant_id == plan.merchant_id,
+                    Installment.plan_id == plan.id,
+                    Installment.schedule_version == plan.schedule_version,
+                    Installment.sequence == 0,
+                )
+            )
+        ).scalar_one()
+        if not deposit:
+            return False
+    if plan.requires_agreement:
+        accepted = await session.execute(
+            select(Acceptance.id).where(
+                Acceptance.merchant_id == plan.merchant_id, Acceptance.plan_id == plan.id
+            )
+        )
+        if accepted.first() is None:
+            return False
+    plan.status = PlanStatus.ACTIVE.value
+    plan.updated_at = clock.now()
+    events.record(session, plan.merchant_id, "plan.activated", {}, plan_id=plan.id)
+    return True

@@ -1,0 +1,60 @@
+"""Small create_* helpers over the public API: tests build what they need, nothing more."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+PAY_IN_4_PRODUCT: dict[str, Any] = {
+    "name": "Pay in 4",
+    "currency": "USD",
+    "min_amount": 5000,
+    "max_amount": 200000,
+    "offers": [
+        {"installments": 3, "frequency": "biweekly"},
+        {"installments": 6, "frequency": "monthly", "interest_rate": "9.99"},
+    ],
+    "deposit": {"min_percent": "25", "max_percent": "50"},
+    "late_fees": {
+        "grace_days": 3,
+        "first_fee": {"amount": 1000},
+        "second_fee": {"after_days": 7, "amount": 700},
+        "cap_per_installment": 1700,
+        "cap_per_plan": {"percent": "25", "amount": 6800},
+    },
+}
+
+
+async def create_product(client: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:
+    response = await client.post("/v1/products", json={**PAY_IN_4_PRODUCT, **changes})
+    assert response.status_code == 201, response.text
+    product: dict[str, Any] = response.json()
+    return product
+
+
+def plan_body(product: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {
+        "customer_id": f"cus_{uuid.uuid4().hex[:12]}",
+        "order_id": f"ord_{uuid.uuid4().hex[:12]}",
+        "product_id": product["id"],
+        "amount": 40000,
+        "installments": 3,
+        "frequency": "biweekly",
+        "start_date": "2026-12-01",
+        **changes,
+    }
+
+
+async def create_plan(
+    client: httpx.AsyncClient, product: dict[str, Any], **changes: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/v1/plans",
+        json=plan_body(product, **changes),
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert response.status_code == 201, response.text
+    plan: dict[str, Any] = response.json()
+    return plan
