@@ -8,10 +8,12 @@ import json
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import clock
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import Problem
@@ -96,6 +98,37 @@ def _merchants_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from app.delinquency.sweep import sweep
+
+    as_of = args.as_of or clock.today()
+
+    async def run(url: str) -> str:
+        engine = create_engine(url, settings)
+        try:
+            report = await sweep(
+                create_sessionmaker(engine),
+                as_of,
+                batch_size=args.batch_size,
+                progress=lambda r: print(f"  {r.line()}", file=sys.stderr, flush=True),
+            )
+            return report.line()
+        finally:
+            await engine.dispose()
+
+    with database_url(settings) as url:
+        print(f"swept {asyncio.run(run(url))}")
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from app.worker import run_worker
+
+    with database_url(settings) as url:
+        asyncio.run(run_worker(url, settings, interval=args.interval, once=args.once))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnpl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("--merchant-id", required=True, type=uuid.UUID)
     rotate.set_defaults(run=_merchants_rotate_key)
+
+    sweep = commands.add_parser(
+        "sweep", help="bring every open plan to a date: statuses, late fees, reminders, delinquency"
+    )
+    sweep.add_argument("--as-of", type=date.fromisoformat, help="YYYY-MM-DD (default: today, UTC)")
+    sweep.add_argument("--batch-size", type=int, default=1000)
+    sweep.set_defaults(run=_sweep)
+
+    worker = commands.add_parser("worker", help="sweep for today on a schedule, and tidy up")
+    worker.add_argument("--interval", type=float, default=60.0, help="seconds between passes")
+    worker.add_argument("--once", action="store_true", help="one pass, then exit")
+    worker.set_defaults(run=_worker)
     return parser
 
 

@@ -15,11 +15,14 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.eligibility.endpoints import router as eligibility_router
 from app.errors import install_problem_handlers
+from app.events.endpoints import router as events_router
 from app.health.endpoints import router as health_router
+from app.payments.endpoints import router as payments_router
 from app.pg_embedded import database_url as resolve_database_url
 from app.plans.endpoints import router as plans_router
 from app.products.endpoints import router as products_router
 from app.quotes.endpoints import router as quotes_router
+from app.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """
 Installment ("buy now, pay later") schedules, plans, payments and delinquency.
@@ -65,4 +68,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(products_router)
     app.include_router(eligibility_router)
     app.include_router(plans_router)
+    app.include_router(payments_router)
+    app.include_router(webhooks_router)
+    app.include_router(events_router)
     return app

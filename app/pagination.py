@@ -62,15 +62,20 @@ def uuid_cursor(cursor: str | None) -> uuid.UUID | None:
     return uuid.UUID(bytes=raw)
 
 
-def int_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    raw = _decode(cursor)
-    if len(raw) != 8:
-        raise _bad_cursor()
-    return int.from_bytes(raw, "big")
-
-
 def next_cursor(rows: Sequence[T], limit: int, key: uuid.UUID | int | None) -> str | None:
     """Call with limit + 1 rows fetched: a cursor only when there is more."""
     return encode_cursor(key) if len(rows) > limit and key is not None else None
+
+
+def encode_pair(first: int, second: int) -> str:
+    raw = first.to_bytes(8, "big") + second.to_bytes(8, "big")
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def pair_cursor(cursor: str | None) -> tuple[int, int] | None:
+    if cursor is None:
+        return None
+    raw = _decode(cursor)
+    if len(raw) != 16:
+        raise _bad_cursor()
+    return int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 
@@ -32,3 +34,25 @@ def state(days_past_due: int, grace_days: int, default_after_days: int) -> Delin
     if days_past_due <= grace_days:
         return DelinquencyState.LATE
     return DelinquencyState.DELINQUENT
+
+
+def days_past_due(oldest_unpaid_due_date: date | None, as_of: date) -> int:
+    """Days since the oldest installment still owing fell due; 0 when none is owing or due."""
+    if oldest_unpaid_due_date is None:
+        return 0
+    return max(0, (as_of - oldest_unpaid_due_date).days)
+
+
+@dataclass(frozen=True, slots=True)
+class DelinquencyStatus:
+    state: DelinquencyState
+    days_past_due: int
+    bucket: str
+
+
+def assess(
+    oldest_unpaid_due_date: date | None, as_of: date, grace_days: int, default_after_days: int
+) -> DelinquencyStatus:
+    """State and bucket as of `as_of`; the caller finds the oldest installment above tolerance."""
+    days = days_past_due(oldest_unpaid_due_date, as_of)
+    return DelinquencyStatus(state(days, grace_days, default_after_days), days, bucket(days))

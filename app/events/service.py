@@ -6,9 +6,12 @@ import uuid
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.events.schemas import EventList, EventOut
 from app.models import Event
+from app.pagination import PageParams, encode_pair, pair_cursor
 
 
 def record(
@@ -30,3 +33,42 @@ def record(
     )
     session.add(event)
     return event
+
+
+def to_wire(event: Event) -> EventOut:
+    return EventOut(
+        id=event.id,
+        type=event.type,
+        created_at=event.created_at,
+        effective_date=event.effective_date,
+        plan_id=event.plan_id,
+        data=event.data,
+    )
+
+
+async def feed(
+    session: AsyncSession,
+    merchant_id: uuid.UUID,
+    page: PageParams,
+    *,
+    type_: str | None = None,
+    plan_id: uuid.UUID | None = None,
+) -> EventList:
+    """Events in commit order, gap-free: a page never shows an event while an older transaction
+    that might still add one before it is running; the cursor is (txid, id) of the last one."""
+    horizon = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    query = select(Event).where(Event.merchant_id == merchant_id, Event.txid < horizon)
+    if type_ is not None:
+        query = query.where(Event.type == type_)
+    if plan_id is not None:
+        query = query.where(Event.plan_id == plan_id)
+    if (after := pair_cursor(page.after)) is not None:
+        query = query.where(tuple_(Event.txid, Event.id) > tuple_(*after))
+    query = query.order_by(Event.txid, Event.id).limit(page.limit + 1)
+    rows = list((await session.execute(query)).scalars())
+    page_rows = rows[: page.limit]
+    # A feed has no end: the cursor always marks where to read on, even from an empty page.
+    cursor = encode_pair(page_rows[-1].txid, page_rows[-1].id) if page_rows else page.after
+    return EventList(
+        data=[to_wire(e) for e in page_rows], next_cursor=cursor, has_more=len(rows) > page.limit
+    )

@@ -4,21 +4,29 @@ from app.models.agreement import Acceptance, Agreement
 from app.models.base import Base, uuid7
 from app.models.event import Event
 from app.models.idempotency import IdempotencyKey
+from app.models.inbound_event import InboundEvent
+from app.models.late_fee import LateFee, Reminder
 from app.models.merchant import ApiKey, Merchant
+from app.models.payment import Allocation, Payment
 from app.models.plan import Installment, Plan
 from app.models.product import Product, ProductVersion
 
 __all__ = [
     "Acceptance",
     "Agreement",
+    "Allocation",
     "ApiKey",
     "Base",
     "Event",
     "IdempotencyKey",
+    "InboundEvent",
     "Installment",
+    "LateFee",
     "Merchant",
+    "Payment",
     "Plan",
     "Product",
     "ProductVersion",
+    "Reminder",
     "uuid7",
 ]

@@ -30,6 +30,7 @@ class Plan(CreatedAt, Base):
         ),
         Index(None, "merchant_id", "customer_id"),
         Index(None, "merchant_id", "order_id"),
+        Index(None, "swept_through", "id"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("credit_balance >= 0", name="credit_not_negative"),
     )
@@ -62,6 +63,8 @@ class Plan(CreatedAt, Base):
     )
     days_past_due: Mapped[int] = mapped_column(default=0, server_default="0")
     delinquency_since: Mapped[date | None]
+    # The last business date the sweep brought this plan to; a sweep for D takes plans before D.
+    swept_through: Mapped[date | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

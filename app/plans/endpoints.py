@@ -10,13 +10,13 @@ from app.agreements import service as agreements
 from app.auth import MerchantId
 from app.db import Session
 from app.errors import problem_responses
+from app.events.schemas import EventList
 from app.idempotency import KeyHeader, OptionalKeyHeader, idempotent
 from app.pagination import Page
 from app.plans import service
 from app.plans.schemas import (
     AcceptanceCreate,
     AcceptanceOut,
-    EventList,
     PlanCreate,
     PlanFilters,
     PlanList,

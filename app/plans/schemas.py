@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, StringConstraints
 
@@ -204,35 +204,6 @@ class PlanList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {"data": [], "next_cursor": None}})
 
     data: list[PlanOut]
-    next_cursor: str | None
-
-
-class EventOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "id": 1042,
-                "type": "plan.created",
-                "created_at": "2026-12-01T10:00:00Z",
-                "effective_date": None,
-                "plan_id": "01a2067f-1111-7efe-9292-8631ea0efaa2",
-                "data": {"status": "pending"},
-            }
-        }
-    )
-
-    id: int
-    type: str
-    created_at: datetime
-    effective_date: date | None
-    plan_id: uuid.UUID | None
-    data: dict[str, Any]
-
-
-class EventList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": {"data": [], "next_cursor": None}})
-
-    data: list[EventOut]
     next_cursor: str | None
 
 

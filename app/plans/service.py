@@ -15,13 +15,12 @@ from app.engine import Schedule
 from app.engine.delinquency import bucket
 from app.errors import field_problem, not_found, validation_problem
 from app.events import service as events
-from app.models import Acceptance, Event, Installment, Plan, uuid7
-from app.pagination import PageParams, int_cursor, next_cursor, uuid_cursor
+from app.events.schemas import EventList
+from app.models import Acceptance, Installment, Plan, uuid7
+from app.pagination import PageParams, next_cursor, uuid_cursor
 from app.plans.schemas import (
     AgreementStatus,
     Delinquency,
-    EventList,
-    EventOut,
     InstallmentOut,
     InstallmentStatus,
     PlanCreate,
@@ -259,25 +258,7 @@ async def plan_events(
     session: AsyncSession, merchant_id: uuid.UUID, plan_id: uuid.UUID, page: PageParams
 ) -> EventList:
     await get_plan_row(session, merchant_id, plan_id)
-    query = select(Event).where(Event.merchant_id == merchant_id, Event.plan_id == plan_id)
-    if (after := int_cursor(page.after)) is not None:
-        query = query.where(Event.id > after)
-    rows = list((await session.execute(query.order_by(Event.id).limit(page.limit + 1))).scalars())
-    page_rows = rows[: page.limit]
-    return EventList(
-        data=[
-            EventOut(
-                id=e.id,
-                type=e.type,
-                created_at=e.created_at,
-                effective_date=e.effective_date,
-                plan_id=e.plan_id,
-                data=e.data,
-            )
-            for e in page_rows
-        ],
-        next_cursor=next_cursor(rows, page.limit, page_rows[-1].id if page_rows else None),
-    )
+    return await events.feed(session, merchant_id, page, plan_id=plan_id)
 
 
 async def activate_if_ready(session: AsyncSession, plan: Plan) -> bool:

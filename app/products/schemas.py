@@ -173,6 +173,9 @@ class ProductDefinition(BaseModel):
         description="Days from a due date: -7 a week before, 0 on the day, 30 thirty days late.",
     )
     refund_strategy: RefundStrategy = RefundStrategy.LAST_FIRST
+    past_due_tolerance: NonNegativeMinorUnits = Field(
+        default=0, description="An installment owing this little or less does not make a plan late."
+    )
     eligibility: EligibilityRules = Field(default_factory=EligibilityRules)
     require_agreement: bool = False
 
@@ -213,6 +216,7 @@ class ProductPatch(BaseModel):
     default_after_days: int | None = Field(default=None, ge=1, le=720, strict=True)
     reminder_days: list[int] | None = Field(default=None, max_length=20)
     refund_strategy: RefundStrategy | None = None
+    past_due_tolerance: NonNegativeMinorUnits | None = None
     eligibility: EligibilityRules | None = None
     require_agreement: bool | None = None
 

@@ -1,0 +1,291 @@
+"""The sweep: moves every open plan to a business date D, in batches.
+
+Per batch, in one transaction holding the batch's row locks (taken with SKIP LOCKED, so several
+workers share the work and a plan a payment is holding is simply left to the next pass): late
+fees due by D, installment statuses, the reminder ladder, delinquency, then the mark
+`swept_through = D`. Every step is idempotent (late fees and reminders have unique keys; status
+and delinquency are recomputed from the data), so a crash between batches loses nothing and a
+second run for the same D finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import String, Table, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import BigInteger, Date, Uuid
+
+from app.delinquency.service import refresh
+from app.engine.late_fees import FeeContext, LateFeePolicy, fee_for_step, steps_reached
+from app.events import service as events
+from app.models import LateFee, uuid7
+
+OPEN_STATUSES = ["pending", "active", "defaulted"]
+LATE_FEES_TABLE: Table = LateFee.__table__  # type: ignore[assignment]
+_IDS = bindparam("ids", type_=ARRAY(Uuid))
+_AS_OF = bindparam("as_of", type_=Date)
+
+_CLAIM = text(
+    """
+    SELECT id FROM plans
+    WHERE status = ANY(:statuses) AND (swept_through IS NULL OR swept_through < :as_of)
+    ORDER BY id
+    LIMIT :size
+    FOR UPDATE SKIP LOCKED
+    """
+).bindparams(bindparam("statuses", type_=ARRAY(String)), _AS_OF)
+
+_LATE_CANDIDATES = text(
+    """
+    SELECT i.id, i.plan_id, i.merchant_id, p.customer_id, p.amount AS plan_amount, i.due_date,
+        i.principal + i.interest + i.fee - i.paid_principal - i.paid_interest - i.paid_fee
+            AS overdue,
+        i.late_fee AS on_installment, v.definition -> 'late_fees' AS policy,
+        coalesce((SELECT array_agg(f.step) FROM late_fees AS f WHERE f.installment_id = i.id),
+                 '{}') AS steps_done
+    FROM installments AS i
+    JOIN plans AS p ON p.id = i.plan_id AND p.schedule_version = i.schedule_version
+    JOIN product_versions AS v ON v.product_id = p.product_id AND v.version = p.product_version
+    WHERE i.plan_id = ANY(:ids)
+      AND jsonb_typeof(v.definition -> 'late_fees') = 'object'
+      AND i.due_date < :as_of - coalesce((v.definition -> 'late_fees' ->> 'grace_days')::int, 0)
+      AND i.principal + i.interest + i.fee > i.paid_principal + i.paid_interest + i.paid_fee
+    ORDER BY i.plan_id, i.sequence
+    """
+).bindparams(_IDS, _AS_OF)
+
+_ON_PLANS = text(
+    "SELECT plan_id, sum(amount) FROM late_fees WHERE plan_id = ANY(:ids) GROUP BY plan_id"
+).bindparams(_IDS)
+
+_ON_CUSTOMERS = text(
+    """
+    SELECT f.merchant_id, f.customer_id, sum(f.amount) FROM late_fees AS f
+    JOIN unnest(:merchants, :customers) AS c(merchant_id, customer_id)
+      ON c.merchant_id = f.merchant_id AND c.customer_id = f.customer_id
+    WHERE f.assessed_on > :since
+    GROUP BY f.merchant_id, f.customer_id
+    """
+).bindparams(
+    bindparam("merchants", type_=ARRAY(Uuid)),
+    bindparam("customers", type_=ARRAY(String)),
+    bindparam("since", type_=Date),
+)
+
+_ADD_LATE_FEES = text(
+    """
+    UPDATE installments AS i SET late_fee = i.late_fee + v.amount
+    FROM unnest(:ids, :amounts) AS v(id, amount)
+    WHERE i.id = v.id
+    """
+).bindparams(_IDS, bindparam("amounts", type_=ARRAY(BigInteger)))
+
+_REMINDERS = text(
+    """
+    WITH ladder AS (
+        SELECT i.id AS installment_id, i.merchant_id, i.plan_id, i.sequence, i.due_date,
+            i.amount + i.late_fee - i.amount_paid AS owed,
+            (SELECT max(o::int) FROM jsonb_array_elements_text(v.definition -> 'reminder_days') AS o
+              WHERE i.due_date + o::int <= :as_of) AS rung
+        FROM installments AS i
+        JOIN plans AS p ON p.id = i.plan_id AND p.schedule_version = i.schedule_version
+        JOIN product_versions AS v ON v.product_id = p.product_id AND v.version = p.product_version
+        WHERE i.plan_id = ANY(:ids) AND i.amount + i.late_fee - i.amount_paid > 0
+    ), sent AS (
+        INSERT INTO reminders (installment_id, offset_days, merchant_id, plan_id, sent_on)
+        SELECT installment_id, rung, merchant_id, plan_id, :as_of FROM ladder
+        WHERE rung IS NOT NULL
+        ON CONFLICT DO NOTHING
+        RETURNING installment_id, offset_days
+    )
+    INSERT INTO events (merchant_id, plan_id, type, effective_date, data)
+    SELECT l.merchant_id, l.plan_id,
+        CASE WHEN s.offset_days < 0 THEN 'installment.upcoming'
+             WHEN s.offset_days = 0 THEN 'installment.due'
+             ELSE 'installment.overdue' END,
+        :as_of,
+        jsonb_build_object('installment_id', l.installment_id, 'sequence', l.sequence,
+                           'due_date', l.due_date, 'amount_due', l.owed,
+                           'days_from_due', s.offset_days)
+    FROM sent AS s JOIN ladder AS l ON l.installment_id = s.installment_id
+    ORDER BY l.plan_id, l.sequence
+    """
+).bindparams(_IDS, _AS_OF)
+
+_MARK = text("UPDATE plans SET swept_through = :as_of WHERE id = ANY(:ids)").bindparams(
+    _IDS, _AS_OF
+)
+
+
+@dataclass
+class SweepReport:
+    as_of: date
+    batches: int = 0
+    plans: int = 0
+    late_fees: int = 0
+    late_fee_amount: int = 0
+    reminders: int = 0
+    delinquency_events: int = 0
+
+    def line(self) -> str:
+        return (
+            f"as of {self.as_of}: {self.plans} plans in {self.batches} batches,"
+            f" {self.late_fees} late fees ({self.late_fee_amount} minor units),"
+            f" {self.reminders} reminders, {self.delinquency_events} delinquency events"
+        )
+
+
+def policy_from_product(raw: dict[str, Any]) -> LateFeePolicy:
+    """The engine's policy from a product's stored `late_fees` document."""
+
+    def percent(value: Any) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+    first, second = raw["first_fee"], raw.get("second_fee") or {}
+    cap = raw.get("cap_per_plan") or {}
+    return LateFeePolicy(
+        grace_days=raw.get("grace_days", 0),
+        first_amount=first.get("amount"),
+        first_percent=percent(first.get("percent")),
+        second_after_days=second.get("after_days"),
+        second_amount=second.get("amount"),
+        second_percent=percent(second.get("percent")),
+        cap_per_installment=raw.get("cap_per_installment"),
+        cap_per_plan_percent=percent(cap.get("percent")),
+        cap_per_plan_amount=cap.get("amount"),
+        cap_per_customer_12_months=raw.get("cap_per_customer_12_months"),
+    )
+
+
+def step_date(policy: LateFeePolicy, due_date: date, step: int) -> date:
+    """The first day a step is reached: the day it is assessed for, whenever the sweep runs."""
+    days = policy.grace_days + 1 + (policy.second_after_days or 0 if step == 2 else 0)
+    return due_date + timedelta(days=days)
+
+
+async def assess_late_fees(
+    session: AsyncSession, plan_ids: Sequence[uuid.UUID], as_of: date
+) -> tuple[int, int]:
+    """Assess every late-fee step reached by `as_of` and not yet assessed. Returns (count, sum)."""
+    rows = (await session.execute(_LATE_CANDIDATES, {"ids": list(plan_ids), "as_of": as_of})).all()
+    if not rows:
+        return 0, 0
+    plans = list({r.plan_id for r in rows})
+    on_plan: dict[uuid.UUID, int] = defaultdict(int)
+    on_plan.update({r[0]: r[1] for r in (await session.execute(_ON_PLANS, {"ids": plans})).all()})
+    customers = sorted({(r.merchant_id, r.customer_id) for r in rows})
+    on_customer: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
+    for merchant_id, customer_id, total in await session.execute(
+        _ON_CUSTOMERS,
+        {
+            "merchants": [m for m, _ in customers],
+            "customers": [c for _, c in customers],
+            "since": as_of - timedelta(days=365),
+        },
+    ):
+        on_customer[(merchant_id, customer_id)] = total
+    new_fees: list[dict[str, Any]] = []
+    added: dict[uuid.UUID, int] = defaultdict(int)
+    for row in rows:
+        policy = policy_from_product(row.policy)
+        customer = (row.merchant_id, row.customer_id)
+        for step in steps_reached(policy, row.due_date, as_of):
+            if step in row.steps_done:
+                continue
+            fee = fee_for_step(
+                policy,
+                step,
+                FeeContext(
+                    overdue=row.overdue,
+                    plan_amount=row.plan_amount,
+                    on_installment=row.on_installment + added[row.id],
+                    on_plan=on_plan[row.plan_id],
+                    on_customer_12_months=on_customer[customer],
+                ),
+            )
+            reached = step_date(policy, row.due_date, step)
+            new_fees.append(
+                {
+                    "id": uuid7(),
+                    "merchant_id": row.merchant_id,
+                    "customer_id": row.customer_id,
+                    "plan_id": row.plan_id,
+                    "installment_id": row.id,
+                    "step": step,
+                    "amount": fee,
+                    "assessed_on": reached,
+                }
+            )
+            added[row.id] += fee
+            on_plan[row.plan_id] += fee
+            on_customer[customer] += fee
+            if fee:
+                events.record(
+                    session,
+                    row.merchant_id,
+                    "late_fee.assessed",
+                    {"installment_id": str(row.id), "step": step, "amount": fee},
+                    plan_id=row.plan_id,
+                    effective_date=reached,
+                )
+    if not new_fees:
+        return 0, 0
+    # Steps whose caps left nothing are still recorded (amount 0), so they are never retried.
+    await session.execute(insert(LATE_FEES_TABLE).on_conflict_do_nothing(), new_fees)
+    charged = {k: v for k, v in added.items() if v}
+    if charged:
+        await session.execute(
+            _ADD_LATE_FEES, {"ids": list(charged), "amounts": list(charged.values())}
+        )
+    return sum(1 for f in new_fees if f["amount"]), sum(charged.values())
+
+
+async def sweep_batch(
+    session: AsyncSession, plan_ids: Sequence[uuid.UUID], as_of: date
+) -> SweepReport:
+    """Bring these (locked) plans to `as_of`."""
+    report = SweepReport(as_of=as_of, batches=1, plans=len(plan_ids))
+    report.late_fees, report.late_fee_amount = await assess_late_fees(session, plan_ids, as_of)
+    await session.flush()
+    params = {"ids": list(plan_ids), "as_of": as_of}
+    reminders = await session.execute(_REMINDERS, params)
+    report.reminders = reminders.rowcount  # type: ignore[attr-defined]
+    report.delinquency_events = await refresh(session, plan_ids, as_of)
+    await session.execute(_MARK, params)
+    return report
+
+
+async def sweep(
+    factory: async_sessionmaker[AsyncSession],
+    as_of: date,
+    *,
+    batch_size: int = 1000,
+    progress: Callable[[SweepReport], None] | None = None,
+) -> SweepReport:
+    """Sweep every open plan not yet brought to `as_of`, one committed batch at a time."""
+    total = SweepReport(as_of=as_of)
+    while True:
+        async with factory() as session, session.begin():
+            ids = list(
+                (
+                    await session.execute(
+                        _CLAIM, {"statuses": OPEN_STATUSES, "as_of": as_of, "size": batch_size}
+                    )
+                ).scalars()
+            )
+            if not ids:
+                return total
+            done = await sweep_batch(session, ids, as_of)
+        for name in ("batches", "plans", "late_fees", "late_fee_amount", "reminders"):
+            setattr(total, name, getattr(total, name) + getattr(done, name))
+        total.delinquency_events += done.delinquency_events
+        if progress is not None:
+            progress(total)

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert
+
+from app import clock
+from app.config import Settings
+from app.db import Session
+from app.errors import Problem, invalid_document, problem_responses
+from app.models import InboundEvent, Merchant
+from app.payments import service as payments
+from app.payments.schemas import PaymentEvent, WebhookAck
+from app.security import webhook_secret
+from app.webhooks.signing import SignatureError, verify
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+SOURCE = "payment_provider"
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "bad-signature", "Signature not valid", detail)
+
+
+@router.post(
+    "/payment-events/{merchant_id}",
+    response_model=WebhookAck,
+    summary="Payment events from the payment provider (Standard Webhooks signed)",
+    responses=problem_responses(400, 401, 404, 409, 413, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/PaymentEvent"}}
+            },
+        }
+    },
+)
+async def payment_event(
+    merchant_id: str,
+    request: Request,
+    session: Session,
+    webhook_id: Annotated[str | None, Header()] = None,
+    webhook_timestamp: Annotated[str | None, Header()] = None,
+    webhook_signature: Annotated[str | None, Header()] = None,
+) -> WebhookAck:
+    """Signed with the merchant's `webhook_secret`: `webhook-signature: v1,<base64 HMAC-SHA256
+    of "{webhook-id}.{webhook-timestamp}.{body}">` (several space-separated while a secret
+    rotates), the timestamp within 5 minutes. A bad signature is a 401 and nothing is stored.
+    Each event `id` is applied once; a repeat answers 200 `duplicate` and changes nothing."""
+    body = await request.body()
+    settings: Settings = request.app.state.settings
+    try:
+        merchant = await session.get(Merchant, uuid.UUID(merchant_id))
+    except ValueError:
+        merchant = None
+    if merchant is None:
+        raise _unauthorized("Unknown merchant or bad signature")
+    secret = webhook_secret(settings.server_key(), merchant.id, merchant.webhook_secret_version)
+    try:
+        verify(
+            secret,
+            webhook_id,
+            webhook_timestamp,
+            webhook_signature,
+            body,
+            now=clock.now(),
+            tolerance_seconds=settings.webhook_tolerance_seconds,
+        )
+    except SignatureError as exc:
+        raise _unauthorized(str(exc)) from exc
+    try:
+        event = PaymentEvent.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise Problem(400, "malformed-json", "Malformed JSON", "The body is not JSON") from exc
+        raise invalid_document(exc) from exc
+    claimed = await session.execute(
+        insert(InboundEvent)
+        .values(
+            merchant_id=merchant.id,
+            source=SOURCE,
+            external_id=event.id,
+            type=event.type,
+            payload=event.model_dump(mode="json"),
+        )
+        .on_conflict_do_nothing()
+        .returning(InboundEvent.external_id)
+    )
+    if claimed.scalar_one_or_none() is None:
+        return WebhookAck(status="duplicate", event_id=event.id)
+    data = event.data
+    if event.type == "payment.succeeded":
+        await payments.apply_payment(
+            session,
+            merchant.id,
+            data.plan_id,
+            data.payment_id,
+            data.amount,
+            data.currency,
+            event.occurred_at,
+            "webhook",
+        )
+    elif event.type == "payment.failed":
+        await payments.record_failure(
+            session,
+            merchant.id,
+            data.plan_id,
+            data.payment_id,
+            data.amount,
+            data.currency,
+            event.occurred_at,
+            data.failure_code,
+            "webhook",
+        )
+    else:
+        await payments.reverse_payment(
+            session, merchant.id, data.plan_id, data.payment_id, data.amount, data.failure_code
+        )
+    return WebhookAck(status="applied", event_id=event.id)

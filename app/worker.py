@@ -1,0 +1,55 @@
+"""`bnpl worker`: sweeps for today on a schedule and deletes expired idempotency keys.
+
+Any number of workers may run: the sweep shares plans out with SKIP LOCKED, and each pass only
+takes plans not yet brought to today.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import clock
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.delinquency.sweep import sweep
+from app.models import IdempotencyKey
+
+logger = logging.getLogger("bnpl.worker")
+
+
+async def one_pass(factory: async_sessionmaker[AsyncSession]) -> str:
+    report = await sweep(factory, clock.today())
+    async with factory() as session, session.begin():
+        purged = await session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.expires_at < clock.now())
+        )
+    return f"{report.line()}; {purged.rowcount} expired idempotency keys deleted"  # type: ignore[attr-defined]
+
+
+async def run_worker(url: str, settings: Settings, *, interval: float, once: bool) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    engine = create_engine(url, settings)
+    factory = create_sessionmaker(engine)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        while not stop.is_set():
+            try:
+                logger.info("pass done: %s", await one_pass(factory))
+            except Exception:
+                # A pass that fails (database restarting, say) is retried on the next tick.
+                logger.exception("pass failed")
+            if once:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+    finally:
+        await engine.dispose()

