@@ -10,6 +10,7 @@ second run for the same D finds nothing to do.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -120,6 +121,13 @@ _REMINDERS = text(
     """
 ).bindparams(_IDS, _AS_OF)
 
+_LEFT = text(
+    """
+    SELECT count(*) FROM plans
+    WHERE status = ANY(:statuses) AND (swept_through IS NULL OR swept_through < :as_of)
+    """
+).bindparams(bindparam("statuses", type_=ARRAY(String)), _AS_OF)
+
 _MARK = text("UPDATE plans SET swept_through = :as_of WHERE id = ANY(:ids)").bindparams(
     _IDS, _AS_OF
 )
@@ -134,12 +142,14 @@ class SweepReport:
     late_fee_amount: int = 0
     reminders: int = 0
     delinquency_events: int = 0
+    left_behind: int = 0
 
     def line(self) -> str:
         return (
             f"as of {self.as_of}: {self.plans} plans in {self.batches} batches,"
             f" {self.late_fees} late fees ({self.late_fee_amount} minor units),"
             f" {self.reminders} reminders, {self.delinquency_events} delinquency events"
+            + (f", {self.left_behind} plans still locked: run again" if self.left_behind else "")
         )
 
 
@@ -268,22 +278,31 @@ async def sweep(
     as_of: date,
     *,
     batch_size: int = 1000,
+    patience: float = 30.0,
     progress: Callable[[SweepReport], None] | None = None,
 ) -> SweepReport:
-    """Sweep every open plan not yet brought to `as_of`, one committed batch at a time."""
+    """Sweep every open plan not yet brought to `as_of`, one committed batch at a time.
+
+    Plans another transaction holds (a payment, another worker's batch) are skipped, then waited
+    for: the sweep returns only when none is left behind, or after `patience` seconds of waiting.
+    """
     total = SweepReport(as_of=as_of)
+    waited = 0.0
     while True:
         async with factory() as session, session.begin():
-            ids = list(
-                (
-                    await session.execute(
-                        _CLAIM, {"statuses": OPEN_STATUSES, "as_of": as_of, "size": batch_size}
-                    )
-                ).scalars()
-            )
+            params = {"statuses": OPEN_STATUSES, "as_of": as_of, "size": batch_size}
+            ids = list((await session.execute(_CLAIM, params)).scalars())
             if not ids:
-                return total
-            done = await sweep_batch(session, ids, as_of)
+                left = (await session.execute(_LEFT, params)).scalar_one()
+                if not left or waited >= patience:
+                    total.left_behind = left
+                    return total
+            else:
+                done = await sweep_batch(session, ids, as_of)
+        if not ids:
+            await asyncio.sleep(0.1)
+            waited += 0.1
+            continue
         for name in ("batches", "plans", "late_fees", "late_fee_amount", "reminders"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
         total.delinquency_events += done.delinquency_events

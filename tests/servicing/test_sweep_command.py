@@ -1,0 +1,58 @@
+"""`bnpl sweep` as an operator runs it, and the full sweep loop (every open plan)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.delinquency.sweep import sweep
+from tests.conftest import Tenant
+from tests.factories import create_plan, create_product
+
+
+async def test_full_sweep_reaches_every_open_plan_and_is_idempotent(
+    tenant: Tenant, app: FastAPI
+) -> None:
+    product = await create_product(tenant.client, deposit={"min_percent": "0", "max_percent": "50"})
+    plan = await create_plan(tenant.client, product, start_date="2026-11-23")
+    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    first = await sweep(factory, date(2027, 6, 1), batch_size=7)
+    assert first.plans >= 1
+    assert first.left_behind == 0
+    body = (await tenant.client.get(f"/v1/plans/{plan['id']}")).json()
+    assert body["delinquency"]["state"] == "default"
+    again = await sweep(factory, date(2027, 6, 1), batch_size=7)
+    assert (again.plans, again.late_fees, again.reminders) == (0, 0, 0)
+
+
+def test_sweep_command_prints_progress_and_counts(database_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BNPL_")}
+    env.update(
+        DATABASE_URL=database_url, BNPL_SECRET_KEY="test-server-key-not-for-production-0123456789"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "sweep", "--as-of", "2027-07-01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("swept as of 2027-07-01: ")
+    assert "late fees" in result.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "app.cli", "sweep", "--as-of", "2027-02-30"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "as-of" in bad.stderr
