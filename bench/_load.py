@@ -50,6 +50,11 @@ _MAX_REQUESTS_PER_CONNECTION = 5_000_000
 _MAX_CHUNKS = 100_000
 _T = TypeVar("_T")
 
+# What a connection sends: the same bytes every time, or a fresh request from a callable for each
+# one (a new Idempotency-Key, a new signed webhook...). The callable runs in the load generator,
+# outside the latency it measures, so keep it cheap; its cost shows in "client cpu".
+RequestSource = bytes | Callable[[], bytes]
+
 
 class LoadError(RuntimeError):
     """The server answered something other than 2xx, or broke the protocol."""
@@ -76,12 +81,26 @@ def build_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+@dataclass(frozen=True)
+class MerchantCredentials:
+    """What `bnpl merchants create` prints: the merchant's id, API key and webhook secret."""
+
+    merchant_id: str
+    api_key: str
+    webhook_secret: str
+
+
 def create_api_key(server: Server, merchant_name: str = "bench") -> str:
     """HOOK: the API key the load authenticates with: a new merchant of `server`'s database.
 
     Made the way an operator does, `bnpl merchants create`, in `server.env` (so on the same
     embedded PostgreSQL, or DATABASE_URL). Every benchmark sends it through `auth_headers`.
     """
+    return create_merchant(server, merchant_name).api_key
+
+
+def create_merchant(server: Server, merchant_name: str = "bench") -> MerchantCredentials:
+    """A new merchant of `server`'s database, made by `bnpl merchants create` (see the hook)."""
     name = f"{merchant_name} {time.strftime('%Y-%m-%dT%H:%M:%S')}"
     done = subprocess.run(
         [sys.executable, "-m", "app.cli", "merchants", "create", "--name", name],
@@ -94,8 +113,12 @@ def create_api_key(server: Server, merchant_name: str = "bench") -> str:
     )
     if done.returncode != 0:
         raise LoadError(f"bnpl merchants create failed ({done.returncode}): {done.stderr[-2000:]}")
-    api_key: str = json.loads(done.stdout)["api_key"]
-    return api_key
+    printed = json.loads(done.stdout)
+    return MerchantCredentials(
+        merchant_id=str(printed["merchant_id"]),
+        api_key=str(printed["api_key"]),
+        webhook_secret=str(printed["webhook_secret"]),
+    )
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
@@ -295,9 +318,11 @@ class LoadResult:
     wall_s: float = 0.0  # warm-up included
     client_cpu_s: float = 0.0  # this process (the load generator), warm-up included
     server_cpu_s: float | None = None  # the server process, warm-up included, when known
+    db_cpu_s: float | None = None  # the PostgreSQL server's processes, warm-up included, when known
     non_2xx: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     first_failure: str | None = None
+    cut_short: bool = False  # the work ran out inside the window, so `duration` is shorter
 
     @property
     def requests(self) -> int:
@@ -328,6 +353,13 @@ class LoadResult:
         if self.server_cpu_s is None or not self.total_requests:
             return float("nan")
         return self.server_cpu_s / self.total_requests * 1e6
+
+    @property
+    def db_us_per_request(self) -> float:
+        """PostgreSQL CPU time per response (all its processes), when it was measured."""
+        if self.db_cpu_s is None or not self.total_requests:
+            return float("nan")
+        return self.db_cpu_s / self.total_requests * 1e6
 
     @property
     def client_cpu_share(self) -> float:
@@ -399,9 +431,16 @@ class _Connection:
         raise LoadError(f"more than {_MAX_CHUNKS} chunks in one response")
 
 
+def _request_maker(request: RequestSource) -> Callable[[], bytes]:
+    if isinstance(request, bytes):
+        fixed = request
+        return lambda: fixed
+    return request
+
+
 async def _worker(
     port: int,
-    request: bytes,
+    request: RequestSource,
     begin_ns: int,
     end_ns: int,
     result: LoadResult,
@@ -409,13 +448,15 @@ async def _worker(
 ) -> None:
     latencies = result.latencies_ns
     clock = time.perf_counter_ns
+    make = _request_maker(request)
     conn = await _Connection.open(port)
     try:
         for _ in range(max_requests):
+            payload = make()
             t0 = clock()
             if t0 >= end_ns:
                 break
-            status, body, keep = await conn.roundtrip(request)
+            status, body, keep = await conn.roundtrip(payload)
             t1 = clock()
             result.total_requests += 1
             if begin_ns <= t1 <= end_ns:
@@ -434,7 +475,7 @@ async def _worker(
 
 async def load(
     port: int,
-    request: bytes,
+    request: RequestSource,
     *,
     connections: int = 32,
     warmup: float = 1.0,
@@ -442,7 +483,8 @@ async def load(
     max_requests_per_connection: int = _MAX_REQUESTS_PER_CONNECTION,
     grace: float = 30.0,
 ) -> LoadResult:
-    """`connections` keep-alive connections sending `request` back to back.
+    """`connections` keep-alive connections sending `request` back to back (the same bytes, or
+    a new request from the callable each time).
 
     Responses completing in the `duration` seconds after a `warmup` are counted; the whole run is
     cancelled (LoadError) if it has not finished `grace` seconds after it should have.
@@ -499,18 +541,21 @@ def _own_cpu_s() -> float:
 
 def run_load(
     port: int,
-    request: bytes,
+    request: RequestSource,
     *,
     connections: int = 32,
     warmup: float = 1.0,
     duration: float = 5.0,
     server_pid: int | None = None,
+    db_pid: int | None = None,
 ) -> LoadResult:
     """`load` on its own event loop; fails loudly (LoadError) unless every answer was 2xx.
 
-    With `server_pid` (a single-process server), it also measures the server's CPU time.
+    With `server_pid` (a single-process server), it also measures the server's CPU time; with
+    `db_pid` (the postmaster, see `postmaster_pid`), PostgreSQL's.
     """
     server_before = _process_cpu_s(server_pid)
+    db_before = postgres_cpu_s(db_pid)
     client_before, wall_before = _own_cpu_s(), time.perf_counter()
     result = run_async(
         lambda: load(port, request, connections=connections, warmup=warmup, duration=duration)
@@ -520,4 +565,216 @@ def run_load(
     server_after = _process_cpu_s(server_pid)
     if server_before is not None and server_after is not None:
         result.server_cpu_s = server_after - server_before
+    db_after = postgres_cpu_s(db_pid)
+    if db_before is not None and db_after is not None:
+        result.db_cpu_s = db_after - db_before
+    return result.check()
+
+
+# --------------------------------------------------------------------------------------------
+# Set-up requests: each sent exactly once
+
+
+async def send_all(
+    port: int, requests: Sequence[bytes], *, connections: int = 16, time_limit: float = 300.0
+) -> list[tuple[int, bytes]]:
+    """Send every request once over `connections` keep-alive connections: (status, body) each,
+    in the order given. For setting up a benchmark's data over the API, not for measuring."""
+    answers: list[tuple[int, bytes] | None] = [None] * len(requests)
+    cursor = iter(range(len(requests)))
+
+    async def worker() -> None:
+        conn = await _Connection.open(port)
+        try:
+            for index in cursor:
+                status, body, keep = await conn.roundtrip(requests[index])
+                answers[index] = (status, body)
+                if not keep:
+                    await conn.close()
+                    conn = await _Connection.open(port)
+        finally:
+            await conn.close()
+
+    try:
+        async with asyncio.timeout(time_limit), asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(connections, len(requests)))):
+                group.create_task(worker())
+    except TimeoutError:
+        count = len(requests)
+        raise LoadError(f"{count} set-up requests not done within {time_limit:.0f} s") from None
+    except ExceptionGroup as errors:
+        first = errors.exceptions[0]
+        raise LoadError(f"a set-up connection failed: {first!r}") from first
+    done = [answer for answer in answers if answer is not None]
+    if len(done) != len(requests):
+        raise LoadError(f"only {len(done)} of {len(requests)} set-up requests were answered")
+    return done
+
+
+# --------------------------------------------------------------------------------------------
+# The database: the server's own, for ceilings measured with raw asyncpg in the same run
+
+
+@contextlib.contextmanager
+def server_database_url(env: Mapping[str, str]) -> Iterator[str]:
+    """The SQLAlchemy URL of the database a server started with `env` uses.
+
+    DATABASE_URL when set; else a handle on the embedded PostgreSQL under BNPL_DATA_DIR (shared
+    with the server, which started it: the last handle let go stops it, so take this one while
+    the server runs and let it go before the server stops).
+    """
+    from app.config import to_asyncpg_url
+
+    if url := env.get("DATABASE_URL") or env.get("BNPL_DATABASE_URL"):
+        yield to_asyncpg_url(url)
+        return
+    from app.pg_embedded import embedded_postgres
+
+    data_dir = Path(env.get("BNPL_DATA_DIR", ".bnpl-data"))
+    with embedded_postgres(data_dir, env.get("BNPL_DATABASE_NAME", "bnpl")) as url:
+        yield url
+
+
+def asyncpg_connect_kwargs(url: str) -> dict[str, Any]:
+    """asyncpg.connect / create_pool keyword arguments for a SQLAlchemy (or libpq) URL."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    host = parsed.query.get("host") or parsed.host
+    port = parsed.query.get("port") or parsed.port or 5432
+    return {
+        "host": host if isinstance(host, str) else None,
+        "port": int(port if isinstance(port, str | int) else 5432),
+        "user": parsed.username,
+        "password": parsed.password,
+        "database": parsed.database,
+        "server_settings": {"application_name": "bench-raw", "timezone": "UTC"},
+    }
+
+
+def postmaster_pid(env: Mapping[str, str]) -> int | None:
+    """The embedded PostgreSQL's postmaster pid (None with DATABASE_URL: it may be remote)."""
+    if env.get("DATABASE_URL") or env.get("BNPL_DATABASE_URL"):
+        return None
+    pid_file = Path(env.get("BNPL_DATA_DIR", ".bnpl-data")) / "pg" / "postmaster.pid"
+    try:
+        return int(pid_file.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def postgres_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds of a postmaster and all its backends, including those that already exited."""
+    if pid is None:
+        return None
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        parent = psutil.Process(pid)
+        times = parent.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in parent.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+    except psutil.Error:
+        return None
+    return float(total)
+
+
+# --------------------------------------------------------------------------------------------
+# Load on the database itself (the ceilings)
+
+DbWork = Callable[[Any, int], Coroutine[Any, Any, None]]  # (asyncpg connection, item number)
+
+
+async def db_load(
+    connect_kwargs: Mapping[str, Any],
+    work: DbWork,
+    *,
+    connections: int = 32,
+    warmup: float = 1.0,
+    duration: float = 5.0,
+    max_items: int = _MAX_REQUESTS_PER_CONNECTION,
+    grace: float = 30.0,
+) -> LoadResult:
+    """`connections` asyncpg connections (a pool of that size, each held by one task) running
+    `work(connection, n)` back to back for n = 0, 1, 2 ... below `max_items`.
+
+    Timed like `load`: what completes in the `duration` seconds after a `warmup` counts. When the
+    items run out inside the window, the window is cut there (`duration` says how long it was).
+    """
+    import asyncpg
+
+    result = LoadResult(connections=connections, duration=duration, latencies_ns=[])
+    numbers = iter(range(max_items))
+    clock = time.perf_counter_ns
+    latencies = result.latencies_ns
+    ran_out_ns: list[int] = []
+    limit = warmup + duration + grace
+
+    async def worker(pool: Any, begin_ns: int, end_ns: int) -> None:
+        async with pool.acquire() as conn:
+            for n in numbers:
+                t0 = clock()
+                if t0 >= end_ns:
+                    return
+                await work(conn, n)
+                t1 = clock()
+                result.total_requests += 1
+                if begin_ns <= t1 <= end_ns:
+                    latencies.append(t1 - t0)
+            ran_out_ns.append(clock())
+
+    async with asyncpg.create_pool(
+        **connect_kwargs, min_size=connections, max_size=connections
+    ) as pool:
+        begin_ns = clock() + int(warmup * 1e9)
+        end_ns = begin_ns + int(duration * 1e9)
+        try:
+            async with asyncio.timeout(limit), asyncio.TaskGroup() as group:
+                for _ in range(connections):
+                    group.create_task(worker(pool, begin_ns, end_ns))
+        except TimeoutError:
+            raise LoadError(f"database load did not finish within {limit:.0f} s") from None
+        except ExceptionGroup as errors:
+            first = errors.exceptions[0]
+            raise LoadError(f"a database worker failed: {first!r}") from first
+    if ran_out_ns and min(ran_out_ns) < end_ns:
+        result.duration = max(1e-9, (min(ran_out_ns) - begin_ns) / 1e9)
+        result.cut_short = True
+    latencies.sort()
+    return result
+
+
+def run_db_load(
+    connect_kwargs: Mapping[str, Any],
+    work: DbWork,
+    *,
+    connections: int = 32,
+    warmup: float = 1.0,
+    duration: float = 5.0,
+    max_items: int = _MAX_REQUESTS_PER_CONNECTION,
+    db_pid: int | None = None,
+) -> LoadResult:
+    """`db_load` on its own event loop, with this process's and PostgreSQL's CPU time."""
+    db_before = postgres_cpu_s(db_pid)
+    client_before, wall_before = _own_cpu_s(), time.perf_counter()
+    result = run_async(
+        lambda: db_load(
+            connect_kwargs,
+            work,
+            connections=connections,
+            warmup=warmup,
+            duration=duration,
+            max_items=max_items,
+        )
+    )
+    result.wall_s = time.perf_counter() - wall_before
+    result.client_cpu_s = _own_cpu_s() - client_before
+    db_after = postgres_cpu_s(db_pid)
+    if db_before is not None and db_after is not None:
+        result.db_cpu_s = db_after - db_before
     return result.check()

@@ -15,7 +15,7 @@ from app.engine.errors import TermsError
 
 MAX_PAYMENTS = 600
 MAX_MINOR_UNITS = 10**18
-# Appendix J (b)(5)(iv): a fraction of a unit period is odd days over 30 for a month.
+# Appendix J: odd days are a fraction of 30 for a month, of the period's own days otherwise.
 _FRACTION_DAYS = {Frequency.MONTHLY: 30, Frequency.WEEKLY: 7, Frequency.BIWEEKLY: 14}
 _ZERO = Decimal("0.00")
 # Flow: (amount, whole unit periods back to the advance, odd days left over).

@@ -46,5 +46,7 @@ def round_half_up(value: Decimal) -> int:
 
 def percent_of(amount: int, percent: Decimal) -> int:
     """percent % of amount, half-up to the minor unit."""
+    if not percent.is_finite():
+        raise ValueError(f"cannot take {percent} % of an amount")
     numerator, denominator = percent.as_integer_ratio()
     return div_half_up(amount * numerator, denominator * 100)

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from app.auth import MerchantId
-from app.db import Session
+from app.db import transaction
 from app.errors import problem_responses
 from app.quotes import service
 from app.quotes.schemas import (
@@ -14,6 +14,7 @@ from app.quotes.schemas import (
     QuoteList,
     QuoteRequest,
 )
+from app.responses import json_response
 
 router = APIRouter(prefix="/v1", tags=["quotes"])
 
@@ -24,15 +25,14 @@ router = APIRouter(prefix="/v1", tags=["quotes"])
     summary="Quote a schedule: for some terms, or for every offer of a product",
     responses=problem_responses(400, 401, 404, 413, 422),
 )
-async def create_quote(
-    body: QuoteRequest, merchant_id: MerchantId, session: Session
-) -> Quote | QuoteList:
+async def create_quote(body: QuoteRequest, merchant_id: MerchantId, request: Request) -> Response:
     """With terms, one quote: the whole schedule and its Truth in Lending disclosure. With
     `product_id` and `amount`, `{"data": [...]}`: one quote per offer the amount qualifies for.
     Nothing is stored."""
     if isinstance(body, ProductQuoteRequest):
-        return await service.quote_product(session, merchant_id, body)
-    return service.quote(body)
+        async with transaction(request) as session:
+            return json_response(await service.quote_product(session, merchant_id, body))
+    return json_response(service.quote(body))
 
 
 @router.post(
@@ -41,6 +41,6 @@ async def create_quote(
     summary="Compute the APR of any schedule",
     responses=problem_responses(400, 401, 413, 422),
 )
-async def compute_apr(request: AprRequest, merchant_id: MerchantId) -> AprResult:
+async def compute_apr(body: AprRequest, merchant_id: MerchantId) -> Response:
     """Regulation Z Appendix J actuarial APR of an advance repaid by the given payments."""
-    return service.check_apr(request)
+    return json_response(service.check_apr(body))

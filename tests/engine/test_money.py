@@ -48,9 +48,11 @@ def test_rounding_ignores_the_callers_decimal_context() -> None:
 
 
 @pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity", "-Infinity"])
-def test_round_half_up_refuses_non_finite(value: str) -> None:
+def test_non_finite_decimals_are_refused(value: str) -> None:
     with pytest.raises(ValueError, match="cannot round"):
         round_half_up(Decimal(value))
+    with pytest.raises(ValueError, match="cannot take"):
+        percent_of(100, Decimal(value))
 
 
 @pytest.mark.parametrize(
