@@ -87,6 +87,34 @@ def _reused(payment_id: str) -> Problem:
     )
 
 
+async def _new_payment(
+    session: AsyncSession,
+    plan: Plan,
+    payment_id: str,
+    status: PaymentStatus,
+    amount: int,
+    currency: str,
+    at: datetime,
+    source: str,
+    failure_code: str | None = None,
+) -> Payment:
+    payment = Payment(
+        id=uuid7(),
+        merchant_id=plan.merchant_id,
+        plan_id=plan.id,
+        payment_id=payment_id,
+        status=status.value,
+        amount=amount,
+        currency=currency,
+        paid_at=at,
+        failure_code=failure_code,
+        source=source,
+    )
+    session.add(payment)
+    await session.flush()
+    return payment
+
+
 async def _settle(session: AsyncSession, plan: Plan, rows: Sequence[Installment]) -> None:
     """After money moved: statuses and delinquency as of today, then the plan's own status."""
     await session.flush()
@@ -127,19 +155,9 @@ async def apply_payment(
         raise Problem(409, "plan-closed", "Plan closed", "A cancelled plan takes no payments")
     rows = await _installments(session, plan)
     result = allocate([_open_line(r) for r in rows], amount)
-    payment = Payment(
-        id=uuid7(),
-        merchant_id=merchant_id,
-        plan_id=plan.id,
-        payment_id=payment_id,
-        status=PaymentStatus.SUCCEEDED.value,
-        amount=amount,
-        currency=currency,
-        paid_at=paid_at,
-        source=source,
+    payment = await _new_payment(
+        session, plan, payment_id, PaymentStatus.SUCCEEDED, amount, currency, paid_at, source
     )
-    session.add(payment)
-    await session.flush()
     by_id = {r.id: r for r in rows}
     for portion in result.portions:
         row = by_id[portion.ref]
@@ -211,19 +229,17 @@ async def record_failure(
             return existing
         raise _reused(payment_id)
     _check_currency(plan, currency)
-    payment = Payment(
-        id=uuid7(),
-        merchant_id=merchant_id,
-        plan_id=plan.id,
-        payment_id=payment_id,
-        status=PaymentStatus.FAILED.value,
-        amount=amount,
-        currency=currency,
-        paid_at=failed_at,
-        failure_code=failure_code,
-        source=source,
+    payment = await _new_payment(
+        session,
+        plan,
+        payment_id,
+        PaymentStatus.FAILED,
+        amount,
+        currency,
+        failed_at,
+        source,
+        failure_code,
     )
-    session.add(payment)
     events.record(
         session,
         merchant_id,

@@ -13,7 +13,7 @@ from app import clock, engine
 from app.errors import field_problem, invalid_document, not_found, validation_problem
 from app.models import Product, ProductVersion
 from app.pagination import PageParams, next_cursor, uuid_cursor
-from app.products import schemas
+from app.products import offers, schemas
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,23 +26,12 @@ class VersionedProduct:
 def _check_offers_can_be_scheduled(definition: schemas.ProductDefinition) -> None:
     """Refuse a product whose offers could never make a schedule for its own amount range."""
     today = clock.today()
-    deposit = engine.AmountOrPercent(percent=definition.deposit.min_percent)
+    deposit = offers.resolve_deposit(definition, definition.min_amount, None)
     for index, offer in enumerate(definition.offers):
         for amount in (offer.min_amount or definition.min_amount, definition.max_amount):
-            fee = offer.fee
-            terms = engine.Terms(
-                amount=amount,
-                currency=definition.currency,
-                start_date=today,
-                installments=offer.installments,
-                frequency=offer.frequency,
-                deposit=deposit,
-                interest_rate=offer.interest_rate,
-                interest_method=offer.interest_method,
-                fee=engine.AmountOrPercent(fee.amount, fee.percent) if fee else None,
-            )
+            terms = offers.terms_for(definition, offer, amount, today, deposit)
             try:
-                engine.build_schedule(terms)
+                engine.build_schedule(terms.to_engine())
             except engine.TermsError as exc:
                 field = "currency" if exc.field == "currency" else f"offers.{index}"
                 detail = f"With amount {amount}: {exc.message}"

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from app import engine
 from app.engine import Frequency, InterestMethod, LineKind
 from app.errors import UNION_TAG
 from app.fields import CalendarDate, CurrencyCode, MinorUnits, NonNegativeMinorUnits, Percent
@@ -37,9 +38,26 @@ class AmountOrPercent(BaseModel):
             raise ValueError("give exactly one of 'amount' or 'percent'")
         return self
 
+    def to_engine(self) -> engine.AmountOrPercent:
+        return engine.AmountOrPercent(amount=self.amount, percent=self.percent)
+
 
 class Terms(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": _TERMS_EXAMPLE})
+
+    def to_engine(self) -> engine.Terms:
+        return engine.Terms(
+            amount=self.amount,
+            currency=self.currency,
+            start_date=self.start_date,
+            installments=self.installments,
+            frequency=self.frequency,
+            deposit=self.deposit.to_engine() if self.deposit else None,
+            first_due_date=self.first_due_date,
+            interest_rate=self.interest_rate,
+            interest_method=self.interest_method,
+            fee=self.fee.to_engine() if self.fee else None,
+        )
 
     amount: MinorUnits
     currency: CurrencyCode

@@ -11,7 +11,6 @@ from app.errors import Problem, field_problem, validation_problem
 from app.products import offers
 from app.products.service import current_definition
 from app.quotes.schemas import (
-    AmountOrPercent,
     AprRequest,
     AprResult,
     ProductQuoteRequest,
@@ -27,31 +26,10 @@ def terms_error_problem(exc: engine.TermsError, prefix: str = "") -> Problem:
     return validation_problem([field_problem(field, exc.message, exc.code)])
 
 
-def _amount_or_percent(value: AmountOrPercent | None) -> engine.AmountOrPercent | None:
-    if value is None:
-        return None
-    return engine.AmountOrPercent(amount=value.amount, percent=value.percent)
-
-
-def to_engine_terms(terms: Terms) -> engine.Terms:
-    return engine.Terms(
-        amount=terms.amount,
-        currency=terms.currency,
-        start_date=terms.start_date,
-        installments=terms.installments,
-        frequency=terms.frequency,
-        deposit=_amount_or_percent(terms.deposit),
-        first_due_date=terms.first_due_date,
-        interest_rate=terms.interest_rate,
-        interest_method=terms.interest_method,
-        fee=_amount_or_percent(terms.fee),
-    )
-
-
 def build(terms: Terms) -> engine.Schedule:
     """The schedule of `terms`, or a 422 problem pointing at the field that makes it impossible."""
     try:
-        return engine.build_schedule(to_engine_terms(terms))
+        return engine.build_schedule(terms.to_engine())
     except engine.TermsError as exc:
         raise terms_error_problem(exc) from exc
 
