@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.errors import Problem
@@ -45,23 +45,25 @@ def _unauthorized(detail: str) -> Problem:
     )
 
 
-async def _current_merchant(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> uuid.UUID:
-    if credentials is None:
-        raise _unauthorized("Send your API key as `Authorization: Bearer <key>`")
-    cache: KeyCache = request.app.state.key_cache
-    digest = hash_api_key(credentials.credentials)
-    merchant_id = cache.get(digest)
-    if merchant_id is None:
-        factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-        async with factory() as session:
-            merchant_id = await merchant_for_key(session, digest)
+class ApiKeyAuth(HTTPBearer):
+    """The bearer scheme (so OpenAPI shows it) and the key lookup, in one dependency."""
+
+    async def __call__(self, request: Request) -> uuid.UUID:  # type: ignore[override]
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise _unauthorized("Send your API key as `Authorization: Bearer <key>`")
+        cache: KeyCache = request.app.state.key_cache
+        digest = hash_api_key(key.strip())
+        merchant_id = cache.get(digest)
         if merchant_id is None:
-            raise _unauthorized("That API key is not valid (unknown or revoked)")
-        cache.put(digest, merchant_id)
-    return merchant_id
+            factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+            async with factory() as session:
+                merchant_id = await merchant_for_key(session, digest)
+            if merchant_id is None:
+                raise _unauthorized("That API key is not valid (unknown or revoked)")
+            cache.put(digest, merchant_id)
+        return merchant_id
 
 
-MerchantId = Annotated[uuid.UUID, Depends(_current_merchant)]
+_api_key = ApiKeyAuth(description="An API key: `Authorization: Bearer bnpl_sk_...`")
+MerchantId = Annotated[uuid.UUID, Depends(_api_key)]
