@@ -50,6 +50,7 @@ _LATE_CANDIDATES = text(
         i.principal + i.interest + i.fee - i.paid_principal - i.paid_interest - i.paid_fee
             AS overdue,
         i.late_fee AS on_installment, v.definition -> 'late_fees' AS policy,
+        p.product_id, p.product_version,
         coalesce((SELECT array_agg(f.step) FROM late_fees AS f WHERE f.installment_id = i.id),
                  '{}') AS steps_done
     FROM installments AS i
@@ -203,9 +204,13 @@ async def assess_late_fees(
     ):
         on_customer[(merchant_id, customer_id)] = total
     new_fees: list[dict[str, Any]] = []
+    new_events: list[dict[str, Any]] = []
     added: dict[uuid.UUID, int] = defaultdict(int)
+    policies: dict[tuple[uuid.UUID, int], LateFeePolicy] = {}
     for row in rows:
-        policy = policy_from_product(row.policy)
+        version = (row.product_id, row.product_version)
+        if (policy := policies.get(version)) is None:
+            policy = policies[version] = policy_from_product(row.policy)
         customer = (row.merchant_id, row.customer_id)
         for step in steps_reached(policy, row.due_date, as_of):
             if step in row.steps_done:
@@ -238,18 +243,21 @@ async def assess_late_fees(
             on_plan[row.plan_id] += fee
             on_customer[customer] += fee
             if fee:
-                events.record(
-                    session,
-                    row.merchant_id,
-                    "late_fee.assessed",
-                    {"installment_id": str(row.id), "step": step, "amount": fee},
-                    plan_id=row.plan_id,
-                    effective_date=reached,
+                new_events.append(
+                    {
+                        "merchant_id": row.merchant_id,
+                        "plan_id": row.plan_id,
+                        "type": "late_fee.assessed",
+                        "effective_date": reached,
+                        "data": {"installment_id": str(row.id), "step": step, "amount": fee},
+                    }
                 )
     if not new_fees:
         return 0, 0
     # Steps whose caps left nothing are still recorded (amount 0), so they are never retried.
     await session.execute(insert(LATE_FEES_TABLE).on_conflict_do_nothing(), new_fees)
+    if new_events:
+        await events.record_many(session, new_events)
     charged = {k: v for k, v in added.items() if v}
     if charged:
         await session.execute(
