@@ -178,7 +178,21 @@ async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(Problem(status, slug, phrase, detail, headers=exc.headers))
 
 
+# Contention, not a fault: a lock not had within lock_timeout, or a deadlock PostgreSQL broke.
+_RETRYABLE_SQLSTATES = {"55P03", "40P01", "40001"}
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return problem_response(
+            Problem(
+                503,
+                "busy",
+                "Busy, try again",
+                "The objects this request needs are busy; retry it (with the same Idempotency-Key)",
+                headers={"Retry-After": "1"},
+            )
+        )
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
         Problem(500, "internal-error", "Internal Server Error", "Something went wrong on our side")

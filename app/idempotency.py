@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,13 +75,6 @@ async def _claim(
     settings: Settings,
 ) -> Response | None:
     now = clock.now()
-    await session.execute(
-        delete(IdempotencyKey).where(
-            IdempotencyKey.merchant_id == merchant_id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.expires_at < now,
-        )
-    )
     claim = (
         insert(IdempotencyKey)
         .values(
@@ -95,6 +88,7 @@ async def _claim(
         .on_conflict_do_nothing()
         .returning(IdempotencyKey.key)
     )
+    # Also bounds every later lock wait of this request; one that runs out is a 503 (errors.py).
     wait_ms = int(settings.idempotency_wait_seconds * 1000)
     await session.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
     try:
@@ -109,7 +103,6 @@ async def _claim(
                 headers={"Retry-After": "1"},
             ) from exc
         raise
-    await session.execute(text("SET LOCAL lock_timeout = 0"))
     if claimed is not None:
         return None
     row = (
@@ -119,6 +112,11 @@ async def _claim(
             )
         )
     ).scalar_one()
+    if row.expires_at < now:
+        # Past its time: forget it and claim the key afresh (rare, so kept off the common path).
+        await session.delete(row)
+        await session.flush()
+        return await _claim(session, merchant_id, key, digest, settings)
     if row.request_hash != digest:
         raise Problem(
             422,

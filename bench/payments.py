@@ -349,12 +349,16 @@ HEADER = (
 )
 
 
+def _us(value: float) -> str:
+    return "-" if value != value else f"{value:,.0f}"  # NaN: not measured
+
+
 def _row(label: str, result: LoadResult) -> str:
     cut = "  (items ran out: window cut short)" if result.cut_short else ""
     return (
         f"  {label:<18} {result.rps:>10,.0f} {result.p50_ms:>8.1f} {result.p99_ms:>8.1f}"
-        f" {result.requests:>9,} {result.server_us_per_request:>14,.0f}"
-        f" {result.db_us_per_request:>10,.0f} {result.client_cpu_share:>11.0%}{cut}"
+        f" {result.requests:>9,} {_us(result.server_us_per_request):>14}"
+        f" {_us(result.db_us_per_request):>10} {result.client_cpu_share:>11.0%}{cut}"
     )
 
 

@@ -8,53 +8,66 @@ app.engine.delinquency); tests/delinquency checks that they agree.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Date, Uuid
+from sqlalchemy.types import BigInteger, Date, Uuid
 
+# Every statement starts from the batch of plans (a small, materialized set) and reaches the
+# installments through their plan_id index, so its cost follows the batch, not the book.
 _STATUSES = text(
     """
     UPDATE installments AS i
     SET status = n.status,
+        late_fee = i.late_fee + n.added_fee,
         paid_at = CASE WHEN n.status = 'paid' THEN coalesce(i.paid_at, now()) END
     FROM (
-        SELECT i.id,
+        SELECT i.id, coalesce(f.amount, 0) AS added_fee,
             CASE
-                WHEN i.amount + i.late_fee - i.amount_paid <= 0 THEN 'paid'
+                WHEN i.amount + i.late_fee + coalesce(f.amount, 0) - i.amount_paid <= 0
+                    THEN 'paid'
                 WHEN i.due_date < :as_of THEN 'overdue'
                 WHEN i.amount_paid > 0 THEN 'partially_paid'
                 WHEN i.due_date = :as_of THEN 'due'
                 ELSE 'scheduled'
             END AS status
-        FROM installments AS i
-        JOIN plans AS p ON p.id = i.plan_id AND p.schedule_version = i.schedule_version
-        WHERE i.plan_id = ANY(:ids)
+        FROM plans AS p
+        JOIN installments AS i ON i.plan_id = p.id AND i.schedule_version = p.schedule_version
+        LEFT JOIN unnest(:fee_ids, :fee_amounts) AS f(id, amount) ON f.id = i.id
+        WHERE p.id = ANY(:ids)
     ) AS n
-    WHERE i.id = n.id AND i.status <> n.status
+    WHERE i.id = n.id AND i.plan_id = ANY(:ids) AND (i.status <> n.status OR n.added_fee <> 0)
     """
-).bindparams(bindparam("ids", type_=ARRAY(Uuid)), bindparam("as_of", type_=Date))
+).bindparams(
+    bindparam("ids", type_=ARRAY(Uuid)),
+    bindparam("as_of", type_=Date),
+    bindparam("fee_ids", type_=ARRAY(Uuid)),
+    bindparam("fee_amounts", type_=ARRAY(BigInteger)),
+)
 
 _DELINQUENCY = text(
     """
-    WITH cfg AS (
+    WITH batch AS MATERIALIZED (
         SELECT p.id, p.merchant_id, p.status AS old_status, p.delinquency_state AS old_state,
+            p.schedule_version,
             coalesce((v.definition -> 'late_fees' ->> 'grace_days')::int, 0) AS grace,
             (v.definition ->> 'default_after_days')::int AS default_after,
-            (SELECT min(i.due_date) FROM installments AS i
-              WHERE i.plan_id = p.id AND i.schedule_version = p.schedule_version
-                AND i.due_date < :as_of
-                AND i.amount + i.late_fee - i.amount_paid
-                    > coalesce((v.definition ->> 'past_due_tolerance')::bigint, 0)
-            ) AS oldest_due
+            coalesce((v.definition ->> 'past_due_tolerance')::bigint, 0) AS tolerance
         FROM plans AS p
         JOIN product_versions AS v ON v.product_id = p.product_id AND v.version = p.product_version
         WHERE p.id = ANY(:ids)
+    ), oldest AS (
+        SELECT b.id, min(i.due_date) AS oldest_due
+        FROM batch AS b
+        JOIN installments AS i ON i.plan_id = b.id AND i.schedule_version = b.schedule_version
+        WHERE i.due_date < :as_of AND i.amount + i.late_fee - i.amount_paid > b.tolerance
+        GROUP BY b.id
     ), assessed AS (
-        SELECT c.*, coalesce(:as_of - c.oldest_due, 0) AS days FROM cfg AS c
+        SELECT b.*, o.oldest_due, coalesce(:as_of - o.oldest_due, 0) AS days
+        FROM batch AS b LEFT JOIN oldest AS o ON o.id = b.id
     ), next AS (
         SELECT a.*,
             CASE
@@ -82,7 +95,7 @@ _DELINQUENCY = text(
             END,
             updated_at = now()
         FROM next AS n
-        WHERE p.id = n.id
+        WHERE p.id = n.id AND p.id = ANY(:ids)
           AND (p.days_past_due, p.delinquency_state) IS DISTINCT FROM (n.days, n.state)
         RETURNING p.id, p.merchant_id, p.status, p.delinquency_since,
             n.old_status, n.old_state, n.state, n.days
@@ -105,10 +118,19 @@ _DELINQUENCY = text(
 ).bindparams(bindparam("ids", type_=ARRAY(Uuid)), bindparam("as_of", type_=Date))
 
 
-async def refresh(session: AsyncSession, plan_ids: Sequence[uuid.UUID], as_of: date) -> int:
-    """Recompute installment statuses and delinquency of these plans as of a date; returns how
-    many delinquency events that wrote. The caller holds the plans' row locks."""
+async def refresh(
+    session: AsyncSession,
+    plan_ids: Sequence[uuid.UUID],
+    as_of: date,
+    late_fees: Mapping[uuid.UUID, int] | None = None,
+) -> int:
+    """Recompute installment statuses and delinquency of these plans as of a date, first adding
+    `late_fees` (installment id -> amount) in the same pass; returns how many delinquency events
+    that wrote. The caller holds the plans' row locks."""
     params = {"ids": list(plan_ids), "as_of": as_of}
-    await session.execute(_STATUSES, params)
+    fees = late_fees or {}
+    await session.execute(
+        _STATUSES, {**params, "fee_ids": list(fees), "fee_amounts": list(fees.values())}
+    )
     result = await session.execute(_DELINQUENCY, params)
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -6,14 +6,12 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, insert, select, text, tuple_
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.schemas import EventList, EventOut
 from app.models import Event
 from app.pagination import PageParams, encode_pair, pair_cursor
-
-EVENTS: Table = Event.__table__  # type: ignore[assignment]
 
 
 def record(
@@ -35,11 +33,6 @@ def record(
     )
     session.add(event)
     return event
-
-
-async def record_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Write many events in a few statements (the sweep's late fees), bypassing the ORM."""
-    await session.execute(insert(EVENTS), rows)
 
 
 def to_wire(event: Event) -> EventOut:

@@ -88,8 +88,11 @@ async def create_plan(session: AsyncSession, merchant_id: uuid.UUID, body: PlanC
     if reasons:
         raise not_eligible(reasons)
     active = schedule.deposit_amount == 0 and not definition.require_agreement
+    now = clock.now()
     plan = Plan(
         id=uuid7(),
+        created_at=now,
+        updated_at=now,
         merchant_id=merchant_id,
         customer_id=body.customer_id,
         order_id=body.order_id,
@@ -126,7 +129,6 @@ async def create_plan(session: AsyncSession, merchant_id: uuid.UUID, body: PlanC
     if active:
         events.record(session, merchant_id, "plan.activated", {}, plan_id=plan.id)
     await session.flush()
-    await session.refresh(plan)
     return to_wire(plan, installments, None)
 
 

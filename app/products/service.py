@@ -100,10 +100,21 @@ async def get_product(
 async def current_definition(
     session: AsyncSession, merchant_id: uuid.UUID, product_id: uuid.UUID
 ) -> VersionedProduct:
-    product = await _product(session, merchant_id, product_id)
-    row = await _version(session, merchant_id, product_id, product.current_version)
+    row = (
+        await session.execute(
+            select(ProductVersion.version, ProductVersion.definition)
+            .join(
+                Product,
+                (Product.id == ProductVersion.product_id)
+                & (Product.current_version == ProductVersion.version),
+            )
+            .where(Product.id == product_id, Product.merchant_id == merchant_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise not_found("product")
     definition = schemas.ProductDefinition.model_validate(row.definition)
-    return VersionedProduct(product.id, row.version, definition)
+    return VersionedProduct(product_id, row.version, definition)
 
 
 async def update_product(
