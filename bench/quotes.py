@@ -108,7 +108,7 @@ def calls_per_second(call: Callable[[], object]) -> float:
 
 
 def engine_terms(name: str) -> engine.Terms:
-    return service.to_engine_terms(Terms.model_validate(TERMS[name]))
+    return Terms.model_validate(TERMS[name]).to_engine()
 
 
 def bench_engine(http_terms: str) -> dict[str, float]:

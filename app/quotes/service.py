@@ -16,7 +16,6 @@ from app.quotes.schemas import (
     ProductQuoteRequest,
     Quote,
     QuoteList,
-    ScheduleLine,
     Terms,
 )
 
@@ -34,37 +33,40 @@ def build(terms: Terms) -> engine.Schedule:
         raise terms_error_problem(exc) from exc
 
 
-def schedule_lines(schedule: engine.Schedule) -> list[ScheduleLine]:
-    # The engine's output is already checked; building without validation halves a quote's cost.
+def line_fields(schedule: engine.Schedule) -> list[dict[str, object]]:
     return [
-        ScheduleLine.model_construct(
-            sequence=line.sequence,
-            kind=line.kind,
-            due_date=line.due_date,
-            principal=line.principal,
-            interest=line.interest,
-            fee=line.fee,
-            amount=line.amount,
-        )
+        {
+            "sequence": line.sequence,
+            "kind": line.kind,
+            "due_date": line.due_date,
+            "principal": line.principal,
+            "interest": line.interest,
+            "fee": line.fee,
+            "amount": line.amount,
+        }
         for line in schedule.lines
     ]
 
 
 def quote(terms: Terms) -> Quote:
     schedule = build(terms)
-    return Quote.model_construct(
-        amount=terms.amount,
-        currency=terms.currency,
-        deposit_amount=schedule.deposit_amount,
-        amount_financed=schedule.amount_financed,
-        finance_charge=schedule.finance_charge,
-        total_of_payments=schedule.total_of_payments,
-        total_sale_price=schedule.total_sale_price,
-        apr=str(schedule.apr),
-        first_due_date=schedule.first_due_date,
-        last_due_date=schedule.last_due_date,
-        schedule=schedule_lines(schedule),
-        terms=terms.model_copy(update={"first_due_date": schedule.first_due_date}),
+    # One validation of plain data in pydantic's core is several times cheaper than building
+    # each line model in Python (model_construct included).
+    return Quote.model_validate(
+        {
+            "amount": terms.amount,
+            "currency": terms.currency,
+            "deposit_amount": schedule.deposit_amount,
+            "amount_financed": schedule.amount_financed,
+            "finance_charge": schedule.finance_charge,
+            "total_of_payments": schedule.total_of_payments,
+            "total_sale_price": schedule.total_sale_price,
+            "apr": str(schedule.apr),
+            "first_due_date": schedule.first_due_date,
+            "last_due_date": schedule.last_due_date,
+            "schedule": line_fields(schedule),
+            "terms": terms.model_copy(update={"first_due_date": schedule.first_due_date}),
+        }
     )
 
 
