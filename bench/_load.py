@@ -778,3 +778,53 @@ def run_db_load(
     if db_before is not None and db_after is not None:
         result.db_cpu_s = db_after - db_before
     return result.check()
+
+
+def _us(value: float) -> str:
+    return "-" if value != value else f"{value:,.0f}"  # NaN: not measured
+
+
+class CeilingTable:
+    """The table the write benchmarks print: runs of the service against a raw ceiling."""
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+        width = max(len(f"{unit}/s"), 9)
+        self.width = width
+        self.header = (
+            f"  {'':<18} {unit + '/s':>{width}} {'p50 ms':>8} {'p99 ms':>8} {unit:>9}"
+            f" {'server us/req':>14} {'db us/req':>10} {'client cpu':>11}"
+        )
+
+    def row(self, label: str, result: LoadResult) -> str:
+        cut = "  (items ran out: window cut short)" if result.cut_short else ""
+        return (
+            f"  {label:<18} {result.rps:>{self.width},.0f} {result.p50_ms:>8.1f}"
+            f" {result.p99_ms:>8.1f} {result.requests:>9,} {_us(result.server_us_per_request):>14}"
+            f" {_us(result.db_us_per_request):>10} {result.client_cpu_share:>11.0%}{cut}"
+        )
+
+    def report(
+        self, runs: dict[str, list[LoadResult]], target: float, db_note: str = ""
+    ) -> dict[str, LoadResult]:
+        """Print the best run of "raw" and "http" and their ratio against `target`."""
+        best = {name: max(results, key=lambda r: r.rps) for name, results in runs.items()}
+        ratio = best["http"].rps / best["raw"].rps
+        verdict = "meets target" if ratio >= target else "BELOW TARGET"
+        print()
+        print(f"  best run of each (by {self.unit}/s)")
+        print(self.header)
+        print(self.row("raw asyncpg (ceil)", best["raw"]))
+        print(self.row("http", best["http"]))
+        print(
+            f"  ratio http/raw: {ratio:.2f} {self.unit}/s (target >= {target}: {verdict});"
+            f" p50 {best['http'].p50_ms / best['raw'].p50_ms:.1f}x,"
+            f" p99 {best['http'].p99_ms / best['raw'].p99_ms:.1f}x"
+        )
+        db_http, db_raw = best["http"].db_us_per_request, best["raw"].db_us_per_request
+        if db_http == db_http and db_raw == db_raw:  # not NaN
+            print(
+                f"  PostgreSQL CPU per {self.unit.rstrip('s')}: http {db_http:,.0f} us,"
+                f" raw {db_raw:,.0f} us ({db_http / db_raw:.1f}x{db_note})"
+            )
+        return best

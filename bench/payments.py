@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from _load import (
+    CeilingTable,
     LoadError,
     LoadResult,
     MerchantCredentials,
@@ -343,23 +344,7 @@ def create_active_plans(
 # --------------------------------------------------------------------------------------------
 
 
-HEADER = (
-    f"  {'':<18} {'payments/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'payments':>9}"
-    f" {'server us/req':>14} {'db us/req':>10} {'client cpu':>11}"
-)
-
-
-def _us(value: float) -> str:
-    return "-" if value != value else f"{value:,.0f}"  # NaN: not measured
-
-
-def _row(label: str, result: LoadResult) -> str:
-    cut = "  (items ran out: window cut short)" if result.cut_short else ""
-    return (
-        f"  {label:<18} {result.rps:>10,.0f} {result.p50_ms:>8.1f} {result.p99_ms:>8.1f}"
-        f" {result.requests:>9,} {_us(result.server_us_per_request):>14}"
-        f" {_us(result.db_us_per_request):>10} {result.client_cpu_share:>11.0%}{cut}"
-    )
+TABLE = CeilingTable("payments")
 
 
 def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
@@ -387,7 +372,7 @@ def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
         with server_database_url(server.env) as url:
             connect_kwargs = asyncpg_connect_kwargs(url)
             db_pid = postmaster_pid(server.env)
-            print(HEADER, flush=True)
+            print(TABLE.header, flush=True)
             for round_no in range(1, args.rounds + 1):
                 raw = RawPayments(merchant_id, ledger, f"raw{round_no}")
                 result = run_db_load(
@@ -399,7 +384,7 @@ def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
                     db_pid=db_pid,
                 )
                 runs["raw"].append(result)
-                print(_row(f"raw run {round_no}", result), flush=True)
+                print(TABLE.row(f"raw run {round_no}", result), flush=True)
                 result = run_load(
                     server.port,
                     Webhooks(credentials, ledger, f"http{round_no}"),
@@ -410,28 +395,9 @@ def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
                     db_pid=db_pid,
                 )
                 runs["http"].append(result)
-                print(_row(f"http run {round_no}", result), flush=True)
+                print(TABLE.row(f"http run {round_no}", result), flush=True)
 
-    best = {name: max(results, key=lambda r: r.rps) for name, results in runs.items()}
-    ratio = best["http"].rps / best["raw"].rps
-    verdict = "meets target" if ratio >= RATIO_TARGET else "BELOW TARGET"
-    print()
-    print("  best run of each (by payments/s)")
-    print(HEADER)
-    print(_row("raw asyncpg (ceil)", best["raw"]))
-    print(_row("http", best["http"]))
-    print(
-        f"  ratio http/raw: {ratio:.2f} payments/s (target >= {RATIO_TARGET}: {verdict});"
-        f" p50 {best['http'].p50_ms / best['raw'].p50_ms:.1f}x,"
-        f" p99 {best['http'].p99_ms / best['raw'].p99_ms:.1f}x"
-    )
-    db_http, db_raw = best["http"].db_us_per_request, best["raw"].db_us_per_request
-    if db_http == db_http and db_raw == db_raw:  # not NaN
-        print(
-            f"  PostgreSQL CPU per payment: http {db_http:,.0f} us, raw {db_raw:,.0f} us"
-            f" ({db_http / db_raw:.1f}x)"
-        )
-    return best
+    return TABLE.report(runs, RATIO_TARGET, "")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -47,6 +47,7 @@ from typing import Any
 
 import asyncpg
 from _load import (
+    CeilingTable,
     LoadError,
     LoadResult,
     Server,
@@ -232,23 +233,7 @@ class RawPlans:
 # --------------------------------------------------------------------------------------------
 
 
-HEADER = (
-    f"  {'':<18} {'plans/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'plans':>8}"
-    f" {'server us/req':>14} {'db us/req':>10} {'client cpu':>11}"
-)
-
-
-def _us(value: float) -> str:
-    return "-" if value != value else f"{value:,.0f}"  # NaN: not measured
-
-
-def _row(label: str, result: LoadResult) -> str:
-    cut = "  (items ran out: window cut short)" if result.cut_short else ""
-    return (
-        f"  {label:<18} {result.rps:>9,.0f} {result.p50_ms:>8.1f} {result.p99_ms:>8.1f}"
-        f" {result.requests:>8,} {_us(result.server_us_per_request):>14}"
-        f" {_us(result.db_us_per_request):>10} {result.client_cpu_share:>11.0%}{cut}"
-    )
+TABLE = CeilingTable("plans")
 
 
 def create_product(server: Server, headers: dict[str, str]) -> str:
@@ -306,7 +291,7 @@ def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
                 f" writes rows: {sizes}; agreement {html_size:,} chars,"
                 f" response {response_size:,} bytes"
             )
-            print(HEADER, flush=True)
+            print(TABLE.header, flush=True)
             for round_no in range(1, args.rounds + 1):
                 built = time.perf_counter()
                 raw = RawPlans(tables, f"r{round_no}", args.raw_max)
@@ -322,7 +307,7 @@ def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
                 )
                 del raw
                 runs["raw"].append(result)
-                print(_row(f"raw run {round_no}", result) + f"  (rows built in {built:.1f} s)")
+                print(TABLE.row(f"raw run {round_no}", result) + f"  (rows built in {built:.1f} s)")
                 result = run_load(
                     server.port,
                     PlanRequests(product_id, headers, f"h{round_no}"),
@@ -333,28 +318,9 @@ def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
                     db_pid=db_pid,
                 )
                 runs["http"].append(result)
-                print(_row(f"http run {round_no}", result), flush=True)
+                print(TABLE.row(f"http run {round_no}", result), flush=True)
 
-    best = {name: max(results, key=lambda r: r.rps) for name, results in runs.items()}
-    ratio = best["http"].rps / best["raw"].rps
-    verdict = "meets target" if ratio >= RATIO_TARGET else "BELOW TARGET"
-    print()
-    print("  best run of each (by plans/s)")
-    print(HEADER)
-    print(_row("raw asyncpg (ceil)", best["raw"]))
-    print(_row("http", best["http"]))
-    print(
-        f"  ratio http/raw: {ratio:.2f} plans/s (target >= {RATIO_TARGET}: {verdict});"
-        f" p50 {best['http'].p50_ms / best['raw'].p50_ms:.1f}x,"
-        f" p99 {best['http'].p99_ms / best['raw'].p99_ms:.1f}x"
-    )
-    db_http, db_raw = best["http"].db_us_per_request, best["raw"].db_us_per_request
-    if db_http == db_http and db_raw == db_raw:  # not NaN
-        print(
-            f"  PostgreSQL CPU per plan: http {db_http:,.0f} us, raw {db_raw:,.0f} us"
-            f" ({db_http / db_raw:.1f}x: the service's extra statements and round trips)"
-        )
-    return best
+    return TABLE.report(runs, RATIO_TARGET, ": the service's extra statements and round trips")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
