@@ -8,13 +8,13 @@ app.engine.delinquency); tests/delinquency checks that they agree.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import BigInteger, Date, Uuid
+from sqlalchemy.types import Date, Uuid
 
 # Every statement starts from the batch of plans (a small, materialized set) and reaches the
 # installments through their plan_id index, so its cost follows the batch, not the book.
@@ -22,13 +22,11 @@ _STATUSES = text(
     """
     UPDATE installments AS i
     SET status = n.status,
-        late_fee = i.late_fee + n.added_fee,
         paid_at = CASE WHEN n.status = 'paid' THEN coalesce(i.paid_at, now()) END
     FROM (
-        SELECT i.id, coalesce(f.amount, 0) AS added_fee,
+        SELECT i.id,
             CASE
-                WHEN i.amount + i.late_fee + coalesce(f.amount, 0) - i.amount_paid <= 0
-                    THEN 'paid'
+                WHEN i.amount + i.late_fee - i.amount_paid <= 0 THEN 'paid'
                 WHEN i.due_date < :as_of THEN 'overdue'
                 WHEN i.amount_paid > 0 THEN 'partially_paid'
                 WHEN i.due_date = :as_of THEN 'due'
@@ -36,17 +34,11 @@ _STATUSES = text(
             END AS status
         FROM plans AS p
         JOIN installments AS i ON i.plan_id = p.id AND i.schedule_version = p.schedule_version
-        LEFT JOIN unnest(:fee_ids, :fee_amounts) AS f(id, amount) ON f.id = i.id
         WHERE p.id = ANY(:ids)
     ) AS n
-    WHERE i.id = n.id AND i.plan_id = ANY(:ids) AND (i.status <> n.status OR n.added_fee <> 0)
+    WHERE i.id = n.id AND i.plan_id = ANY(:ids) AND i.status <> n.status
     """
-).bindparams(
-    bindparam("ids", type_=ARRAY(Uuid)),
-    bindparam("as_of", type_=Date),
-    bindparam("fee_ids", type_=ARRAY(Uuid)),
-    bindparam("fee_amounts", type_=ARRAY(BigInteger)),
-)
+).bindparams(bindparam("ids", type_=ARRAY(Uuid)), bindparam("as_of", type_=Date))
 
 _DELINQUENCY = text(
     """
@@ -118,19 +110,10 @@ _DELINQUENCY = text(
 ).bindparams(bindparam("ids", type_=ARRAY(Uuid)), bindparam("as_of", type_=Date))
 
 
-async def refresh(
-    session: AsyncSession,
-    plan_ids: Sequence[uuid.UUID],
-    as_of: date,
-    late_fees: Mapping[uuid.UUID, int] | None = None,
-) -> int:
-    """Recompute installment statuses and delinquency of these plans as of a date, first adding
-    `late_fees` (installment id -> amount) in the same pass; returns how many delinquency events
-    that wrote. The caller holds the plans' row locks."""
+async def refresh(session: AsyncSession, plan_ids: Sequence[uuid.UUID], as_of: date) -> int:
+    """Recompute installment statuses and delinquency of these plans as of a date; returns how
+    many delinquency events that wrote. The caller holds the plans' row locks."""
     params = {"ids": list(plan_ids), "as_of": as_of}
-    fees = late_fees or {}
-    await session.execute(
-        _STATUSES, {**params, "fee_ids": list(fees), "fee_amounts": list(fees.values())}
-    )
+    await session.execute(_STATUSES, params)
     result = await session.execute(_DELINQUENCY, params)
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -128,6 +128,14 @@ _ON_CUSTOMERS = text(
     bindparam("since", type_=Date),
 )
 
+_ADD_LATE_FEES = text(
+    """
+    UPDATE installments AS i SET late_fee = i.late_fee + v.amount
+    FROM unnest(:ids, :amounts) AS v(id, amount)
+    WHERE i.id = v.id
+    """
+).bindparams(_IDS, bindparam("amounts", type_=ARRAY(BigInteger)))
+
 _REMINDERS = text(
     """
     WITH batch AS MATERIALIZED (
@@ -227,10 +235,9 @@ def step_date(policy: LateFeePolicy, due_date: date, step: int) -> date:
 async def assess_late_fees(
     session: AsyncSession, plan_ids: Sequence[uuid.UUID], as_of: date
 ) -> tuple[int, dict[uuid.UUID, int]]:
-    """Record every late-fee step reached by `as_of` and not yet assessed, with its event.
+    """Assess every late-fee step reached by `as_of` and not yet assessed, with its event.
 
-    Returns how many fees were charged and the amount per installment, which the caller adds to
-    the installments in its status pass.
+    Returns how many fees were charged and the amount per installment.
     """
     rows = (await session.execute(_LATE_CANDIDATES, {"ids": list(plan_ids), "as_of": as_of})).all()
     if not rows:
@@ -300,6 +307,10 @@ async def assess_late_fees(
     if new_events:
         await session.execute(_INSERT_FEE_EVENTS, new_events)
     charged = {k: v for k, v in added.items() if v}
+    if charged:
+        await session.execute(
+            _ADD_LATE_FEES, {"ids": list(charged), "amounts": list(charged.values())}
+        )
     return sum(1 for amount in new_fees["amount"] if amount), charged
 
 
@@ -311,8 +322,8 @@ async def sweep_batch(
     report.late_fees, charged = await assess_late_fees(session, plan_ids, as_of)
     report.late_fee_amount = sum(charged.values())
     params = {"ids": list(plan_ids), "as_of": as_of}
-    # Statuses (with the new late fees) before the ladder, which reads what is owed.
-    report.delinquency_events = await refresh(session, plan_ids, as_of, charged)
+    # Statuses before the ladder, which reads what is owed.
+    report.delinquency_events = await refresh(session, plan_ids, as_of)
     reminders = await session.execute(_REMINDERS, params)
     report.reminders = reminders.rowcount  # type: ignore[attr-defined]
     await session.execute(_MARK, params)
