@@ -126,13 +126,8 @@ async def check(
     )
     if reasons:
         return EligibilityResult(eligible=False, reasons=reasons, offers=[])
-    deposit = offers.resolve_deposit(definition, request.amount, None)
-    today = clock.today()
     return EligibilityResult(
         eligible=True,
         reasons=[],
-        offers=[
-            quotes.quote(offers.terms_for(definition, offer, request.amount, today, deposit))
-            for offer in offers.qualifying_offers(definition, request.amount)
-        ],
+        offers=quotes.offer_quotes(definition, request.amount, clock.today()),
     )

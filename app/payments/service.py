@@ -122,7 +122,11 @@ async def _settle(session: AsyncSession, plan: Plan, rows: Sequence[Installment]
     await session.refresh(plan)
     await activate_if_ready(session, plan)
     everything_paid = all(_owed(r) <= 0 for r in rows)
-    if everything_paid and plan.status in (PlanStatus.PENDING, PlanStatus.ACTIVE, "defaulted"):
+    if everything_paid and plan.status in (
+        PlanStatus.PENDING,
+        PlanStatus.ACTIVE,
+        PlanStatus.DEFAULTED,
+    ):
         plan.status = PlanStatus.PAID_OFF.value
         plan.updated_at = clock.now()
         events.record(session, plan.merchant_id, "plan.paid_off", {}, plan_id=plan.id)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, engine
 from app.errors import Problem, field_problem, validation_problem
 from app.products import offers
+from app.products.schemas import ProductDefinition
 from app.products.service import current_definition
 from app.quotes.schemas import (
+    AmountOrPercent,
     AprRequest,
     AprResult,
     ProductQuoteRequest,
@@ -76,14 +79,22 @@ async def quote_product(
     product = await current_definition(session, merchant_id, request.product_id)
     definition = product.definition
     offers.check_amount(definition, request.amount)
-    deposit = offers.resolve_deposit(definition, request.amount, request.deposit)
     start = request.start_date or clock.today()
-    return QuoteList(
-        data=[
-            quote(offers.terms_for(definition, offer, request.amount, start, deposit))
-            for offer in offers.qualifying_offers(definition, request.amount)
-        ]
-    )
+    return QuoteList(data=offer_quotes(definition, request.amount, start, request.deposit))
+
+
+def offer_quotes(
+    definition: ProductDefinition,
+    amount: int,
+    start: date,
+    deposit: AmountOrPercent | None = None,
+) -> list[Quote]:
+    """One quote per offer of the product that the amount qualifies for."""
+    chosen = offers.resolve_deposit(definition, amount, deposit)
+    return [
+        quote(offers.terms_for(definition, offer, amount, start, chosen))
+        for offer in offers.qualifying_offers(definition, amount)
+    ]
 
 
 def check_apr(request: AprRequest) -> AprResult:
