@@ -183,7 +183,11 @@ _RETRYABLE_SQLSTATES = {"55P03", "40P01", "40001"}
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES:
+    # asyncpg's own errors carry `sqlstate`; SQLAlchemy's wrap them in `orig`.
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(
+        getattr(exc, "orig", None), "sqlstate", None
+    )
+    if sqlstate in _RETRYABLE_SQLSTATES:
         return problem_response(
             Problem(
                 503,

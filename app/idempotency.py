@@ -16,18 +16,17 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
+import asyncpg
 from fastapi import Header, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.config import Settings
+from app.db import driver
 from app.errors import Problem
-from app.models import IdempotencyKey
+from app.responses import json_response
 
 KeyHeader = Annotated[
     str,
@@ -47,7 +46,6 @@ OptionalKeyHeader = Annotated[
         description="Optional: a unique key per operation; retries reuse it.",
     ),
 ]
-LOCK_NOT_AVAILABLE = "55P03"
 
 
 def fingerprint(request: Request, body: BaseModel | None) -> bytes:
@@ -58,10 +56,28 @@ def fingerprint(request: Request, body: BaseModel | None) -> bytes:
     return hashlib.sha256(canonical.encode()).digest()
 
 
-def _replay(row: IdempotencyKey) -> Response:
+_CLAIM = """
+    INSERT INTO idempotency_keys
+        (merchant_id, key, request_hash, response_status, response_body, expires_at)
+    VALUES ($1, $2, $3, 0, '', $4)
+    ON CONFLICT DO NOTHING
+    RETURNING key
+"""
+_FIRST = """
+    SELECT request_hash, response_status, response_body, expires_at FROM idempotency_keys
+    WHERE merchant_id = $1 AND key = $2
+"""
+_FORGET = "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2"
+_STORE = """
+    UPDATE idempotency_keys SET response_status = $3, response_body = $4
+    WHERE merchant_id = $1 AND key = $2
+"""
+
+
+def _replay(status: int, body: bytes) -> Response:
     return Response(
-        row.response_body,
-        status_code=row.response_status,
+        body,
+        status_code=status,
         media_type="application/json",
         headers={"Idempotent-Replayed": "true"},
     )
@@ -75,56 +91,35 @@ async def _claim(
     settings: Settings,
 ) -> Response | None:
     now = clock.now()
-    claim = (
-        insert(IdempotencyKey)
-        .values(
-            merchant_id=merchant_id,
-            key=key,
-            request_hash=digest,
-            response_status=0,
-            response_body=b"",
-            expires_at=now + timedelta(hours=settings.idempotency_ttl_hours),
-        )
-        .on_conflict_do_nothing()
-        .returning(IdempotencyKey.key)
-    )
-    # Also bounds every later lock wait of this request; one that runs out is a 503 (errors.py).
-    wait_ms = int(settings.idempotency_wait_seconds * 1000)
-    await session.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
+    conn = await driver(session)  # its lock_timeout bounds the wait for a running twin
+    expires = now + timedelta(hours=settings.idempotency_ttl_hours)
     try:
-        claimed = (await session.execute(claim)).scalar_one_or_none()
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-            raise Problem(
-                409,
-                "idempotency-in-progress",
-                "Request in progress",
-                "A request with this Idempotency-Key is still running; retry shortly",
-                headers={"Retry-After": "1"},
-            ) from exc
-        raise
+        claimed = await conn.fetchval(_CLAIM, merchant_id, key, digest, expires)
+    except asyncpg.LockNotAvailableError as exc:
+        raise Problem(
+            409,
+            "idempotency-in-progress",
+            "Request in progress",
+            "A request with this Idempotency-Key is still running; retry shortly",
+            headers={"Retry-After": "1"},
+        ) from exc
     if claimed is not None:
         return None
-    row = (
-        await session.execute(
-            select(IdempotencyKey).where(
-                IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key
-            )
-        )
-    ).scalar_one()
-    if row.expires_at < now:
-        # Past its time: forget it and claim the key afresh (rare, so kept off the common path).
-        await session.delete(row)
-        await session.flush()
+    row = await conn.fetchrow(_FIRST, merchant_id, key)
+    if row is None:  # the twin rolled back, or the key was purged, since the claim saw it
         return await _claim(session, merchant_id, key, digest, settings)
-    if row.request_hash != digest:
+    if row["expires_at"] < now:
+        # Past its time: forget it and claim the key afresh (rare, so kept off the common path).
+        await conn.execute(_FORGET, merchant_id, key)
+        return await _claim(session, merchant_id, key, digest, settings)
+    if row["request_hash"] != digest:
         raise Problem(
             422,
             "idempotency-key-reused",
             "Idempotency-Key reused",
             "This Idempotency-Key was used with a different request; use a new key",
         )
-    return _replay(row)
+    return _replay(row["response_status"], row["response_body"])
 
 
 async def idempotent(
@@ -138,16 +133,12 @@ async def idempotent(
 ) -> Response:
     """Run `work` once per key; store its answer with it in the same transaction."""
     if key is None:
-        result = await work()
-        return JSONResponse(result.model_dump(mode="json"), status_code=status_code)
+        return json_response(await work(), status_code)
     settings: Settings = request.app.state.settings
     replay = await _claim(session, merchant_id, key, fingerprint(request, body), settings)
     if replay is not None:
         return replay
-    response = JSONResponse((await work()).model_dump(mode="json"), status_code=status_code)
-    await session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key)
-        .values(response_status=status_code, response_body=bytes(response.body))
-    )
+    response = json_response(await work(), status_code)
+    conn = await driver(session)
+    await conn.execute(_STORE, merchant_id, key, status_code, bytes(response.body))
     return response

@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 if settings.migrate_on_start:
                     await migrate.upgrade(engine)
                 app.state.engine = engine
-                app.state.sessionmaker = create_sessionmaker(engine)
+                app.state.sessionmaker = create_sessionmaker(engine, settings)
                 # Long-lived startup objects never die: keep the collector from rescanning them,
                 # and collect young objects less often (fewer, shorter pauses under load).
                 gc.freeze()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import uuid
 
@@ -15,7 +14,7 @@ from app.agreements.document import AgreementData, AgreementLine, LateFeeTerms, 
 from app.engine import Schedule, currency_exponent
 from app.errors import Problem, not_found
 from app.events import service as events
-from app.models import Acceptance, Agreement, Merchant, Plan
+from app.models import Acceptance, Agreement, Plan
 from app.products.schemas import LateFeePolicy, ProductDefinition
 
 
@@ -37,21 +36,26 @@ def _late_fee_terms(policy: LateFeePolicy | None) -> LateFeeTerms | None:
     )
 
 
-async def write(
-    session: AsyncSession, plan: Plan, schedule: Schedule, definition: ProductDefinition
-) -> Agreement:
-    merchant = await session.get(Merchant, plan.merchant_id)
-    assert merchant is not None
+def render(
+    plan_id: uuid.UUID,
+    merchant_name: str,
+    customer_id: str,
+    order_id: str,
+    schedule: Schedule,
+    definition: ProductDefinition,
+) -> str:
+    """The agreement of a plan about to be made, as the HTML document the customer accepts."""
     terms = schedule.terms
-    html = render_agreement(
+    currency = definition.currency
+    return render_agreement(
         AgreementData(
-            plan_id=str(plan.id),
-            merchant_name=merchant.name,
-            customer_id=plan.customer_id,
-            order_id=plan.order_id,
-            currency=plan.currency,
-            currency_exponent=currency_exponent(plan.currency),
-            amount=plan.amount,
+            plan_id=str(plan_id),
+            merchant_name=merchant_name,
+            customer_id=customer_id,
+            order_id=order_id,
+            currency=currency,
+            currency_exponent=currency_exponent(currency),
+            amount=terms.amount,
             deposit_amount=schedule.deposit_amount,
             amount_financed=schedule.amount_financed,
             finance_charge=schedule.finance_charge,
@@ -84,14 +88,6 @@ async def write(
             agreement_date=clock.today(),
         )
     )
-    agreement = Agreement(
-        merchant_id=plan.merchant_id,
-        plan_id=plan.id,
-        html=html,
-        sha256=hashlib.sha256(html.encode()).digest(),
-    )
-    session.add(agreement)
-    return agreement
 
 
 async def get(session: AsyncSession, merchant_id: uuid.UUID, plan_id: uuid.UUID) -> Agreement:

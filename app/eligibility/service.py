@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.db import driver
 from app.eligibility.schemas import EligibilityRequest, EligibilityResult, Reason
 from app.errors import Problem
-from app.models import Plan
 from app.products import offers
-from app.products.schemas import ProductDefinition
+from app.products.schemas import EligibilityRules, ProductDefinition
 from app.products.service import current_definition
 from app.quotes import service as quotes
 
@@ -22,12 +21,31 @@ BAD_STANDING_STATES = ("delinquent", "default")
 BAD_STANDING_STATUSES = ("defaulted", "charged_off")
 
 
-async def lock_customer(session: AsyncSession, merchant_id: uuid.UUID, customer_id: str) -> None:
-    """Serialize decisions for one customer, so two checkouts at once cannot both pass a limit."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"customer:{merchant_id}:{customer_id}"},
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+_HISTORY = """
+    SELECT
+        count(*) FILTER (WHERE status = ANY($3)),
+        count(*) FILTER (WHERE start_date > $4 AND status <> 'cancelled'),
+        count(*) FILTER (WHERE delinquency_state = ANY($5) OR status = ANY($6))
+    FROM plans WHERE merchant_id = $1 AND customer_id = $2
+"""
+
+
+def reads_history(rules: EligibilityRules) -> bool:
+    return (
+        rules.max_active_plans_per_customer is not None
+        or rules.max_new_plans_per_365_days is not None
+        or rules.block_if_delinquent
     )
+
+
+async def lock_customer(
+    session: AsyncSession, merchant_id: uuid.UUID, customer_id: str, rules: EligibilityRules
+) -> None:
+    """Serialize decisions for one customer, so two checkouts at once cannot both pass a limit.
+    Without a rule on the customer's history there is nothing to serialize."""
+    if reads_history(rules):
+        await (await driver(session)).execute(_LOCK, f"customer:{merchant_id}:{customer_id}")
 
 
 async def reasons_against(
@@ -65,19 +83,18 @@ async def reasons_against(
             Reason(code="no_offer_for_amount", message="No offer of this product fits the amount")
         )
     rules = definition.eligibility
-    year_ago = clock.today() - timedelta(days=365)
-    history = (
-        await session.execute(
-            select(
-                func.count().filter(Plan.status.in_(OPEN_STATUSES)),
-                func.count().filter(Plan.start_date > year_ago, Plan.status != "cancelled"),
-                func.count().filter(
-                    Plan.delinquency_state.in_(BAD_STANDING_STATES)
-                    | Plan.status.in_(BAD_STANDING_STATUSES)
-                ),
-            ).where(Plan.merchant_id == merchant_id, Plan.customer_id == customer_id)
-        )
-    ).one()
+    if not reads_history(rules):
+        return reasons
+    history = await (await driver(session)).fetchrow(
+        _HISTORY,
+        merchant_id,
+        customer_id,
+        list(OPEN_STATUSES),
+        clock.today() - timedelta(days=365),
+        list(BAD_STANDING_STATES),
+        list(BAD_STANDING_STATUSES),
+    )
+    assert history is not None  # an aggregate always has its one row
     open_plans, recent_plans, bad_plans = history
     limit = rules.max_active_plans_per_customer
     if limit is not None and open_plans >= limit:

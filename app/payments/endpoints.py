@@ -36,7 +36,7 @@ async def create_payment(
     applied once."""
 
     async def work() -> PaymentOut:
-        payment = await service.apply_payment(
+        return await service.apply_payment(
             session,
             merchant_id,
             plan_id,
@@ -46,7 +46,6 @@ async def create_payment(
             body.paid_at,
             "api",
         )
-        return await service.payment_out(session, payment)
 
     return await idempotent(session, request, merchant_id, idempotency_key, body, 201, work)
 

@@ -1,6 +1,6 @@
 """Money in: a payment is allocated to what is owed, a failure is recorded, a reversal re-opens
 exactly what its payment had paid. Each runs under the plan's row lock, in the caller's
-transaction, and writes its events there."""
+transaction, and writes its events there. The statements are in `repository`."""
 
 from __future__ import annotations
 
@@ -9,35 +9,26 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.db import driver
 from app.delinquency.service import refresh
-from app.engine.allocation import Component, OpenLine, allocate
+from app.engine.allocation import OpenLine, allocate
 from app.errors import Problem, field_problem, validation_problem
-from app.events import service as events
-from app.models import Allocation, Installment, Payment, Plan, uuid7
+from app.models import uuid7
 from app.pagination import PageParams, next_cursor, uuid_cursor
+from app.payments import repository
+from app.payments.repository import Line, LockedPlan, Movement, StoredPayment
 from app.payments.schemas import AllocationOut, PaymentList, PaymentOut, PaymentStatus
 from app.plans.schemas import PlanStatus
-from app.plans.service import activate_if_ready, get_plan_row
+from app.plans.service import get_plan_row, ready_to_activate
 
 CREDIT = "credit"
-_PAID_FIELD = {
-    Component.LATE_FEE: "paid_late_fee",
-    Component.FEE: "paid_fee",
-    Component.INTEREST: "paid_interest",
-    Component.PRINCIPAL: "paid_principal",
-}
 
 
-def _owed(row: Installment) -> int:
-    due = row.principal + row.interest + row.fee + row.late_fee
-    return due - (row.paid_principal + row.paid_interest + row.paid_fee + row.paid_late_fee)
-
-
-def _open_line(row: Installment) -> OpenLine:
+def _open_line(row: Line) -> OpenLine:
     return OpenLine(
         ref=row.id,
         sequence=row.sequence,
@@ -48,31 +39,7 @@ def _open_line(row: Installment) -> OpenLine:
     )
 
 
-async def _installments(session: AsyncSession, plan: Plan) -> list[Installment]:
-    rows = await session.execute(
-        select(Installment)
-        .where(
-            Installment.merchant_id == plan.merchant_id,
-            Installment.plan_id == plan.id,
-            Installment.schedule_version == plan.schedule_version,
-        )
-        .order_by(Installment.sequence)
-    )
-    return list(rows.scalars())
-
-
-async def _find(
-    session: AsyncSession, merchant_id: uuid.UUID, payment_id: str, *, lock: bool = False
-) -> Payment | None:
-    query = select(Payment).where(
-        Payment.merchant_id == merchant_id, Payment.payment_id == payment_id
-    )
-    if lock:
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-def _check_currency(plan: Plan, currency: str) -> None:
+def _check_currency(plan: LockedPlan, currency: str) -> None:
     if currency != plan.currency:
         detail = f"This plan is in {plan.currency}; a payment in {currency} cannot be applied"
         raise validation_problem([field_problem("currency", detail, "currency_mismatch")])
@@ -87,54 +54,38 @@ def _reused(payment_id: str) -> Problem:
     )
 
 
-async def _new_payment(
-    session: AsyncSession,
-    plan: Plan,
-    payment_id: str,
-    status: PaymentStatus,
-    amount: int,
-    currency: str,
-    at: datetime,
-    source: str,
-    failure_code: str | None = None,
-) -> Payment:
-    payment = Payment(
-        id=uuid7(),
-        merchant_id=plan.merchant_id,
-        plan_id=plan.id,
-        payment_id=payment_id,
-        status=status.value,
-        amount=amount,
-        currency=currency,
-        paid_at=at,
-        failure_code=failure_code,
-        source=source,
-    )
-    session.add(payment)
-    await session.flush()
-    return payment
+def _apply_to_lines(lines: Sequence[Line], movements: Sequence[Movement]) -> None:
+    by_id = {line.id: line for line in lines}
+    for m in movements:
+        if m.installment_id is not None:
+            line = by_id[m.installment_id]
+            field = f"paid_{m.component}"
+            setattr(line, field, getattr(line, field) + m.amount)
 
 
-async def _settle(session: AsyncSession, plan: Plan, rows: Sequence[Installment]) -> None:
+async def _settle(session: AsyncSession, plan: LockedPlan, lines: Sequence[Line]) -> None:
     """After money moved: statuses and delinquency as of today, then the plan's own status."""
-    await session.flush()
+    conn = await driver(session)
     await refresh(session, [plan.id], clock.today())
-    await session.refresh(plan)
-    await activate_if_ready(session, plan)
-    everything_paid = all(_owed(r) <= 0 for r in rows)
-    if everything_paid and plan.status in (
-        PlanStatus.PENDING,
-        PlanStatus.ACTIVE,
-        PlanStatus.DEFAULTED,
+    status, accepted = await repository.after_refresh(conn, plan)
+    events: list[str] = []
+    deposit_paid = plan.deposit_amount == 0 or any(
+        line.sequence == 0 and line.paid >= line.amount for line in lines
+    )
+    if status == PlanStatus.PENDING and ready_to_activate(
+        requires_agreement=plan.requires_agreement, accepted=accepted, deposit_paid=deposit_paid
     ):
-        plan.status = PlanStatus.PAID_OFF.value
-        plan.updated_at = clock.now()
-        events.record(session, plan.merchant_id, "plan.paid_off", {}, plan_id=plan.id)
-    elif not everything_paid and plan.status == PlanStatus.PAID_OFF:
-        plan.status = PlanStatus.ACTIVE.value
-        plan.updated_at = clock.now()
-        events.record(session, plan.merchant_id, "plan.reopened", {}, plan_id=plan.id)
-    await session.flush()
+        status = PlanStatus.ACTIVE
+        events.append("plan.activated")
+    everything_paid = all(line.owed <= 0 for line in lines)
+    if everything_paid and status in (PlanStatus.PENDING, PlanStatus.ACTIVE, PlanStatus.DEFAULTED):
+        status = PlanStatus.PAID_OFF
+        events.append("plan.paid_off")
+    elif not everything_paid and status == PlanStatus.PAID_OFF:
+        status = PlanStatus.ACTIVE
+        events.append("plan.reopened")
+    if events:
+        await repository.set_status(conn, plan, status, events)
 
 
 async def apply_payment(
@@ -146,72 +97,62 @@ async def apply_payment(
     currency: str,
     paid_at: datetime,
     source: str,
-) -> Payment:
-    plan = await get_plan_row(session, merchant_id, plan_id, lock=True)
-    existing = await _find(session, merchant_id, payment_id)
-    if existing is not None:
+) -> PaymentOut:
+    conn = await driver(session)
+    plan = await repository.lock_plan(conn, merchant_id, plan_id)
+    payment = await repository.insert_payment(
+        conn,
+        plan,
+        payment_id,
+        PaymentStatus.SUCCEEDED,
+        amount,
+        currency,
+        paid_at,
+        source,
+        None,
+        uuid7(),
+    )
+    if payment is None:
+        existing = await repository.find_payment(conn, merchant_id, payment_id)
+        assert existing is not None  # the insert found it
         same = (existing.plan_id, existing.amount, existing.currency) == (plan.id, amount, currency)
         if same and existing.status != PaymentStatus.FAILED:
-            return existing
+            return (await _wire(conn, merchant_id, [existing]))[0]
         raise _reused(payment_id)
     _check_currency(plan, currency)
     if plan.status == PlanStatus.CANCELLED:
         raise Problem(409, "plan-closed", "Plan closed", "A cancelled plan takes no payments")
-    rows = await _installments(session, plan)
-    result = allocate([_open_line(r) for r in rows], amount)
-    payment = await _new_payment(
-        session, plan, payment_id, PaymentStatus.SUCCEEDED, amount, currency, paid_at, source
-    )
-    by_id = {r.id: r for r in rows}
-    for portion in result.portions:
-        row = by_id[portion.ref]
-        field = _PAID_FIELD[portion.component]
-        setattr(row, field, getattr(row, field) + portion.amount)
-        session.add(
-            Allocation(
-                merchant_id=merchant_id,
-                plan_id=plan.id,
-                payment_id=payment.id,
-                installment_id=row.id,
-                component=portion.component.value,
-                amount=portion.amount,
-            )
-        )
+    lines = await repository.lines(conn, plan)
+    result = allocate([_open_line(line) for line in lines], amount)
+    movements = [
+        Movement(portion.ref, portion.component.value, portion.amount)
+        for portion in result.portions
+    ]
     if result.credit:
-        session.add(
-            Allocation(
-                merchant_id=merchant_id,
-                plan_id=plan.id,
-                payment_id=payment.id,
-                installment_id=None,
-                component=CREDIT,
-                amount=result.credit,
-            )
-        )
-        plan.credit_balance += result.credit
-    events.record(
-        session,
-        merchant_id,
-        "payment.applied",
-        {
-            "payment_id": payment_id,
-            "amount": amount,
-            "currency": currency,
-            "applied": result.applied,
-            "credit": result.credit,
-        },
-        plan_id=plan.id,
-    )
+        movements.append(Movement(None, CREDIT, result.credit))
+    applied = {
+        "payment_id": payment_id,
+        "amount": amount,
+        "currency": currency,
+        "applied": result.applied,
+        "credit": result.credit,
+    }
+    events: list[repository.Event] = [("payment.applied", applied)]
     if result.credit:
-        events.record(
-            session,
-            merchant_id,
-            "plan.credit_balance",
-            {"payment_id": payment_id, "credit": result.credit, "balance": plan.credit_balance},
-            plan_id=plan.id,
-        )
-    await _settle(session, plan, rows)
-    return payment
+        balance = plan.credit_balance + result.credit
+        credit = {"payment_id": payment_id, "credit": result.credit, "balance": balance}
+        events.append(("plan.credit_balance", credit))
+    await repository.move(conn, plan, payment.id, movements, events)
+    _apply_to_lines(lines, movements)
+    await _settle(session, plan, lines)
+    sequences = {line.id: line.sequence for line in lines}
+    return _to_wire(
+        payment,
+        [
+            _allocation_out(m, sequences[m.installment_id] if m.installment_id else None)
+            for m in movements
+        ],
+    )
 
 
 async def record_failure(
@@ -224,17 +165,12 @@ async def record_failure(
     failed_at: datetime,
     failure_code: str | None,
     source: str,
-) -> Payment:
+) -> None:
     """A failed payment changes no balance; it is kept, and told as an event."""
-    plan = await get_plan_row(session, merchant_id, plan_id, lock=True)
-    existing = await _find(session, merchant_id, payment_id)
-    if existing is not None:
-        if existing.status == PaymentStatus.FAILED and existing.plan_id == plan.id:
-            return existing
-        raise _reused(payment_id)
-    _check_currency(plan, currency)
-    payment = await _new_payment(
-        session,
+    conn = await driver(session)
+    plan = await repository.lock_plan(conn, merchant_id, plan_id)
+    payment = await repository.insert_payment(
+        conn,
         plan,
         payment_id,
         PaymentStatus.FAILED,
@@ -243,16 +179,17 @@ async def record_failure(
         failed_at,
         source,
         failure_code,
+        uuid7(),
     )
-    events.record(
-        session,
-        merchant_id,
-        "payment.failed",
-        {"payment_id": payment_id, "amount": amount, "failure_code": failure_code},
-        plan_id=plan.id,
-    )
-    await session.flush()
-    return payment
+    if payment is None:
+        existing = await repository.find_payment(conn, merchant_id, payment_id)
+        assert existing is not None  # the insert found it
+        if existing.status == PaymentStatus.FAILED and existing.plan_id == plan.id:
+            return
+        raise _reused(payment_id)
+    _check_currency(plan, currency)
+    data = {"payment_id": payment_id, "amount": amount, "failure_code": failure_code}
+    await repository.record_events(conn, plan, [("payment.failed", data)])
 
 
 async def reverse_payment(
@@ -262,127 +199,81 @@ async def reverse_payment(
     payment_id: str,
     amount: int,
     reason: str | None,
-) -> Payment:
+) -> None:
     """Re-open exactly what the payment had paid (and take back its credit)."""
-    plan = await get_plan_row(session, merchant_id, plan_id, lock=True)
-    payment = await _find(session, merchant_id, payment_id, lock=True)
+    conn = await driver(session)
+    plan = await repository.lock_plan(conn, merchant_id, plan_id)
+    payment = await repository.find_payment(conn, merchant_id, payment_id, lock=True)
     if payment is None or payment.plan_id != plan.id:
         detail = f"No payment {payment_id!r} on this plan to reverse (yet)"
         raise validation_problem([field_problem("data.payment_id", detail, "unknown_payment")])
     if payment.status == PaymentStatus.REVERSED:
-        return payment
+        return
     if payment.status != PaymentStatus.SUCCEEDED:
         raise Problem(409, "not-reversible", "Not reversible", "Only a succeeded payment reverses")
     if amount != payment.amount:
         detail = f"A reversal takes back the whole payment ({payment.amount}), not part of it"
         raise validation_problem([field_problem("data.amount", detail, "partial_reversal")])
-    net: dict[tuple[uuid.UUID | None, str], int] = defaultdict(int)
-    for alloc in (
-        await session.execute(
-            select(Allocation).where(
-                Allocation.merchant_id == merchant_id, Allocation.payment_id == payment.id
-            )
-        )
-    ).scalars():
-        net[(alloc.installment_id, alloc.component)] += alloc.amount
-    rows = await _installments(session, plan)
-    by_id = {r.id: r for r in rows}
-    for (installment_id, component), paid in net.items():
-        if paid <= 0:
-            continue
-        if installment_id is None:
-            plan.credit_balance -= paid
-        else:
-            row = by_id[installment_id]
-            field = _PAID_FIELD[Component(component)]
-            setattr(row, field, getattr(row, field) - paid)
-        session.add(
-            Allocation(
-                merchant_id=merchant_id,
-                plan_id=plan.id,
-                payment_id=payment.id,
-                installment_id=installment_id,
-                component=component,
-                amount=-paid,
-            )
-        )
-    payment.status = PaymentStatus.REVERSED.value
-    payment.reversed_at = clock.now()
-    payment.reversal_reason = reason
-    events.record(
-        session,
-        merchant_id,
-        "payment.reversed",
-        {"payment_id": payment_id, "amount": payment.amount, "reason": reason},
-        plan_id=plan.id,
+    movements = [
+        Movement(m.installment_id, m.component, -m.amount)
+        for m in await repository.allocated(conn, merchant_id, payment.id)
+        if m.amount > 0
+    ]
+    lines = await repository.lines(conn, plan)
+    await repository.mark_reversed(conn, merchant_id, payment.id, clock.now(), reason)
+    reversed_ = {"payment_id": payment_id, "amount": payment.amount, "reason": reason}
+    await repository.move(conn, plan, payment.id, movements, [("payment.reversed", reversed_)])
+    _apply_to_lines(lines, movements)
+    await _settle(session, plan, lines)
+
+
+def _allocation_out(m: Movement, sequence: int | None) -> AllocationOut:
+    return AllocationOut(
+        installment_id=m.installment_id, sequence=sequence, component=m.component, amount=m.amount
     )
-    await _settle(session, plan, rows)
-    return payment
 
 
-async def _wire(session: AsyncSession, payments: Sequence[Payment]) -> list[PaymentOut]:
+def _to_wire(p: StoredPayment, allocations: list[AllocationOut]) -> PaymentOut:
+    return PaymentOut(
+        id=p.id,
+        payment_id=p.payment_id,
+        plan_id=p.plan_id,
+        status=PaymentStatus(p.status),
+        amount=p.amount,
+        currency=p.currency,
+        paid_at=p.paid_at,
+        failure_code=p.failure_code,
+        reversed_at=p.reversed_at,
+        source=p.source,
+        credit=sum(a.amount for a in allocations if a.component == CREDIT),
+        allocations=allocations,
+        created_at=p.created_at,
+    )
+
+
+async def _wire(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, payments: Sequence[StoredPayment]
+) -> list[PaymentOut]:
     if not payments:
         return []
-    merchant_id = payments[0].merchant_id
-    rows = (
-        await session.execute(
-            select(Allocation, Installment.sequence)
-            .outerjoin(Installment, Installment.id == Allocation.installment_id)
-            .where(
-                Allocation.merchant_id == merchant_id,
-                Allocation.payment_id.in_([p.id for p in payments]),
-            )
-            .order_by(Allocation.id)
-        )
-    ).all()
     by_payment: dict[uuid.UUID, list[AllocationOut]] = defaultdict(list)
-    credit: dict[uuid.UUID, int] = defaultdict(int)
-    for alloc, sequence in rows:
-        by_payment[alloc.payment_id].append(
-            AllocationOut(
-                installment_id=alloc.installment_id,
-                sequence=sequence,
-                component=alloc.component,
-                amount=alloc.amount,
-            )
-        )
-        if alloc.component == CREDIT:
-            credit[alloc.payment_id] += alloc.amount
-    return [
-        PaymentOut(
-            id=p.id,
-            payment_id=p.payment_id,
-            plan_id=p.plan_id,
-            status=PaymentStatus(p.status),
-            amount=p.amount,
-            currency=p.currency,
-            paid_at=p.paid_at,
-            failure_code=p.failure_code,
-            reversed_at=p.reversed_at,
-            source=p.source,
-            credit=credit[p.id],
-            allocations=by_payment[p.id],
-            created_at=p.created_at,
-        )
-        for p in payments
-    ]
-
-
-async def payment_out(session: AsyncSession, payment: Payment) -> PaymentOut:
-    await session.refresh(payment)
-    return (await _wire(session, [payment]))[0]
+    for payment, m, sequence in await repository.allocations(
+        conn, merchant_id, [p.id for p in payments]
+    ):
+        by_payment[payment].append(_allocation_out(m, sequence))
+    return [_to_wire(p, by_payment[p.id]) for p in payments]
 
 
 async def list_payments(
     session: AsyncSession, merchant_id: uuid.UUID, plan_id: uuid.UUID, page: PageParams
 ) -> PaymentList:
     await get_plan_row(session, merchant_id, plan_id)
-    query = select(Payment).where(Payment.merchant_id == merchant_id, Payment.plan_id == plan_id)
-    if (after := uuid_cursor(page.after)) is not None:
-        query = query.where(Payment.id > after)
-    rows = list((await session.execute(query.order_by(Payment.id).limit(page.limit + 1))).scalars())
+    conn = await driver(session)
+    rows = await repository.page(
+        conn, merchant_id, plan_id, uuid_cursor(page.after), page.limit + 1
+    )
     page_rows = rows[: page.limit]
     return PaymentList(
-        data=await _wire(session, page_rows),
+        data=await _wire(conn, merchant_id, page_rows),
         next_cursor=next_cursor(rows, page.limit, page_rows[-1].id if page_rows else None),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.agreements import service as agreements
+from app.db import driver
 from app.eligibility.service import lock_customer, not_eligible, reasons_against
 from app.engine import Schedule
 from app.engine.delinquency import bucket
@@ -18,6 +20,7 @@ from app.events import service as events
 from app.events.schemas import EventList
 from app.models import Acceptance, Installment, Plan, uuid7
 from app.pagination import PageParams, next_cursor, uuid_cursor
+from app.plans import repository
 from app.plans.schemas import (
     AgreementStatus,
     Delinquency,
@@ -54,23 +57,22 @@ def _terms_for(definition: ProductDefinition, body: PlanCreate) -> Terms:
     return offers.terms_for(definition, offer, body.amount, start, deposit)
 
 
-def _installments(
-    merchant_id: uuid.UUID, plan_id: uuid.UUID, schedule: Schedule
-) -> list[Installment]:
+def _new_installments(schedule: Schedule) -> list[InstallmentOut]:
     today = clock.today()
     return [
-        Installment(
-            merchant_id=merchant_id,
-            plan_id=plan_id,
+        InstallmentOut(
+            id=uuid7(),
             sequence=line.sequence,
             kind=line.kind.value,
             due_date=line.due_date,
             principal=line.principal,
             interest=line.interest,
             fee=line.fee,
-            status=(
-                InstallmentStatus.DUE if line.due_date <= today else InstallmentStatus.SCHEDULED
-            ).value,
+            late_fee=0,
+            amount=line.amount,
+            amount_paid=0,
+            amount_due=line.amount,
+            status=InstallmentStatus.DUE if line.due_date <= today else InstallmentStatus.SCHEDULED,
         )
         for line in schedule.lines
     ]
@@ -81,7 +83,7 @@ async def create_plan(session: AsyncSession, merchant_id: uuid.UUID, body: PlanC
     definition = product.definition
     terms = _terms_for(definition, body)
     schedule = quotes.build(terms)
-    await lock_customer(session, merchant_id, body.customer_id)
+    await lock_customer(session, merchant_id, body.customer_id, definition.eligibility)
     reasons = await reasons_against(
         session, merchant_id, body.customer_id, definition, body.amount, definition.currency
     )
@@ -89,47 +91,49 @@ async def create_plan(session: AsyncSession, merchant_id: uuid.UUID, body: PlanC
         raise not_eligible(reasons)
     active = schedule.deposit_amount == 0 and not definition.require_agreement
     now = clock.now()
-    plan = Plan(
+    plan = PlanOut(
         id=uuid7(),
-        created_at=now,
-        updated_at=now,
-        merchant_id=merchant_id,
+        status=PlanStatus.ACTIVE if active else PlanStatus.PENDING,
         customer_id=body.customer_id,
         order_id=body.order_id,
         product_id=product.id,
         product_version=product.version,
-        status=(PlanStatus.ACTIVE if active else PlanStatus.PENDING).value,
-        currency=definition.currency,
         amount=body.amount,
+        currency=definition.currency,
         deposit_amount=schedule.deposit_amount,
         amount_financed=schedule.amount_financed,
         finance_charge=schedule.finance_charge,
         total_of_payments=schedule.total_of_payments,
         total_sale_price=schedule.total_sale_price,
-        apr=schedule.apr,
-        start_date=terms.start_date,
+        apr=f"{schedule.apr:.2f}",
         first_due_date=schedule.first_due_date,
         last_due_date=schedule.last_due_date,
-        terms=terms.model_dump(mode="json"),
-        plan_metadata=dict(body.metadata),
-        requires_agreement=definition.require_agreement,
+        start_date=terms.start_date,
+        credit_balance=0,
+        terms=terms,
+        installments=_new_installments(schedule),
+        delinquency=Delinquency(state="current", days_past_due=0, bucket=bucket(0), since=None),
+        agreement=AgreementStatus(required=definition.require_agreement, accepted_at=None),
+        metadata=dict(body.metadata),
+        created_at=now,
+        updated_at=now,
     )
-    session.add(plan)
-    await session.flush()  # no ORM relationships, so the plan row must exist before its children
-    installments = _installments(merchant_id, plan.id, schedule)
-    session.add_all(installments)
-    await agreements.write(session, plan, schedule, definition)
-    events.record(
-        session,
-        merchant_id,
-        "plan.created",
-        {"status": plan.status, "amount": plan.amount, "currency": plan.currency},
-        plan_id=plan.id,
+    conn = await driver(session)
+    merchant_name: str = await conn.fetchval(repository.MERCHANT_NAME, merchant_id)
+    html = agreements.render(
+        plan.id, merchant_name, body.customer_id, body.order_id, schedule, definition
     )
+    created: dict[str, object] = {
+        "status": plan.status.value,
+        "amount": plan.amount,
+        "currency": plan.currency,
+    }
+    events: list[tuple[str, dict[str, object]]] = [("plan.created", created)]
     if active:
-        events.record(session, merchant_id, "plan.activated", {}, plan_id=plan.id)
-    await session.flush()
-    return to_wire(plan, installments, None)
+        events.append(("plan.activated", {}))
+    agreement = repository.NewAgreement(uuid7(), html, hashlib.sha256(html.encode()).digest())
+    await repository.insert_plan(conn, merchant_id, plan, agreement, events, now)
+    return plan
 
 
 def _installment_out(row: Installment) -> InstallmentOut:
@@ -263,15 +267,22 @@ async def plan_events(
     return await events.feed(session, merchant_id, page, plan_id=plan_id)
 
 
+def ready_to_activate(*, requires_agreement: bool, accepted: bool, deposit_paid: bool) -> bool:
+    """A pending plan becomes active once its deposit is paid and, when asked, its agreement
+    accepted."""
+    return deposit_paid and (accepted or not requires_agreement)
+
+
 async def activate_if_ready(session: AsyncSession, plan: Plan) -> bool:
-    """pending -> active once the deposit is paid and, when asked, the agreement accepted.
+    """pending -> active when `ready_to_activate`, after the agreement was accepted.
 
     The caller holds the plan's row lock.
     """
     if plan.status != PlanStatus.PENDING:
         return False
+    deposit_paid = True
     if plan.deposit_amount > 0:
-        deposit = (
+        deposit_paid = (
             await session.execute(
                 select(Installment.amount_paid >= Installment.amount).where(
                     Installment.merchant_id == plan.merchant_id,
@@ -281,16 +292,17 @@ async def activate_if_ready(session: AsyncSession, plan: Plan) -> bool:
                 )
             )
         ).scalar_one()
-        if not deposit:
-            return False
-    if plan.requires_agreement:
-        accepted = await session.execute(
+    accepted = (
+        await session.execute(
             select(Acceptance.id).where(
                 Acceptance.merchant_id == plan.merchant_id, Acceptance.plan_id == plan.id
             )
         )
-        if accepted.first() is None:
-            return False
+    ).first() is not None
+    if not ready_to_activate(
+        requires_agreement=plan.requires_agreement, accepted=accepted, deposit_paid=deposit_paid
+    ):
+        return False
     plan.status = PlanStatus.ACTIVE.value
     plan.updated_at = clock.now()
     events.record(session, plan.merchant_id, "plan.activated", {}, plan_id=plan.id)

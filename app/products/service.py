@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, engine
+from app.db import driver
 from app.errors import field_problem, invalid_document, not_found, validation_problem
 from app.models import Product, ProductVersion
 from app.pagination import PageParams, next_cursor, uuid_cursor
@@ -97,24 +98,33 @@ async def get_product(
     return to_wire(product, row)
 
 
+_CURRENT = """
+    SELECT v.version, v.definition::text FROM products AS p
+    JOIN product_versions AS v ON v.product_id = p.id AND v.version = p.current_version
+    WHERE p.id = $1 AND p.merchant_id = $2
+"""
+# A version never changes once written, so its parsed definition can be kept.
+_definitions: dict[tuple[uuid.UUID, int], schemas.ProductDefinition] = {}
+
+
+def definition_of(product_id: uuid.UUID, version: int, raw: str) -> schemas.ProductDefinition:
+    """The parsed definition of a product version, from its stored JSON text."""
+    key = (product_id, version)
+    if (found := _definitions.get(key)) is None:
+        if len(_definitions) >= 10_000:
+            _definitions.clear()
+        found = _definitions[key] = schemas.ProductDefinition.model_validate_json(raw)
+    return found
+
+
 async def current_definition(
     session: AsyncSession, merchant_id: uuid.UUID, product_id: uuid.UUID
 ) -> VersionedProduct:
-    row = (
-        await session.execute(
-            select(ProductVersion.version, ProductVersion.definition)
-            .join(
-                Product,
-                (Product.id == ProductVersion.product_id)
-                & (Product.current_version == ProductVersion.version),
-            )
-            .where(Product.id == product_id, Product.merchant_id == merchant_id)
-        )
-    ).one_or_none()
+    row = await (await driver(session)).fetchrow(_CURRENT, product_id, merchant_id)
     if row is None:
         raise not_found("product")
-    definition = schemas.ProductDefinition.model_validate(row.definition)
-    return VersionedProduct(product_id, row.version, definition)
+    version, raw = row
+    return VersionedProduct(product_id, version, definition_of(product_id, version, raw))
 
 
 async def update_product(

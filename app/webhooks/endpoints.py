@@ -5,16 +5,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
 
 from app import clock
 from app.config import Settings
-from app.db import Session
+from app.db import Session, driver
 from app.errors import Problem, invalid_document, problem_responses
-from app.models import InboundEvent, Merchant
 from app.payments import service as payments
 from app.payments.schemas import PaymentEvent, WebhookAck
 from app.security import webhook_secret
+from app.webhooks import repository
 from app.webhooks.signing import SignatureError, verify
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -53,13 +52,15 @@ async def payment_event(
     Each event `id` is applied once; a repeat answers 200 `duplicate` and changes nothing."""
     body = await request.body()
     settings: Settings = request.app.state.settings
+    conn = await driver(session)
     try:
-        merchant = await session.get(Merchant, uuid.UUID(merchant_id))
+        merchant = uuid.UUID(merchant_id)
     except ValueError:
-        merchant = None
-    if merchant is None:
+        raise _unauthorized("Unknown merchant or bad signature") from None
+    version = await repository.secret_version(conn, merchant)
+    if version is None:
         raise _unauthorized("Unknown merchant or bad signature")
-    secret = webhook_secret(settings.server_key(), merchant.id, merchant.webhook_secret_version)
+    secret = webhook_secret(settings.server_key(), merchant, version)
     try:
         verify(
             secret,
@@ -78,25 +79,14 @@ async def payment_event(
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise Problem(400, "malformed-json", "Malformed JSON", "The body is not JSON") from exc
         raise invalid_document(exc) from exc
-    claimed = await session.execute(
-        insert(InboundEvent)
-        .values(
-            merchant_id=merchant.id,
-            source=SOURCE,
-            external_id=event.id,
-            type=event.type,
-            payload=event.model_dump(mode="json"),
-        )
-        .on_conflict_do_nothing()
-        .returning(InboundEvent.external_id)
-    )
-    if claimed.scalar_one_or_none() is None:
+    payload = event.model_dump_json()
+    if not await repository.claim(conn, merchant, SOURCE, event.id, event.type, payload):
         return WebhookAck(status="duplicate", event_id=event.id)
     data = event.data
     if event.type == "payment.succeeded":
         await payments.apply_payment(
             session,
-            merchant.id,
+            merchant,
             data.plan_id,
             data.payment_id,
             data.amount,
@@ -107,7 +97,7 @@ async def payment_event(
     elif event.type == "payment.failed":
         await payments.record_failure(
             session,
-            merchant.id,
+            merchant,
             data.plan_id,
             data.payment_id,
             data.amount,
@@ -118,6 +108,6 @@ async def payment_event(
         )
     else:
         await payments.reverse_payment(
-            session, merchant.id, data.plan_id, data.payment_id, data.amount, data.failure_code
+            session, merchant, data.plan_id, data.payment_id, data.amount, data.failure_code
         )
     return WebhookAck(status="applied", event_id=event.id)

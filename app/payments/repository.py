@@ -1,0 +1,327 @@
+"""Payments' statements, on the driver connection (app.db.driver): money moving is the busiest
+path of the service, so a payment is a few plain statements, and its writes are one."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from app.errors import not_found
+
+
+@dataclass(slots=True)
+class LockedPlan:
+    """What a payment needs of its plan, read under the plan's row lock."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    status: str
+    currency: str
+    credit_balance: int
+    schedule_version: int
+    deposit_amount: int
+    requires_agreement: bool
+
+
+@dataclass(slots=True)
+class Line:
+    """An installment of the plan's current schedule: what it is due and what was paid on it."""
+
+    id: uuid.UUID
+    sequence: int
+    amount: int
+    principal: int
+    interest: int
+    fee: int
+    late_fee: int
+    paid_principal: int
+    paid_interest: int
+    paid_fee: int
+    paid_late_fee: int
+
+    @property
+    def paid(self) -> int:
+        return self.paid_principal + self.paid_interest + self.paid_fee + self.paid_late_fee
+
+    @property
+    def owed(self) -> int:
+        return self.amount + self.late_fee - self.paid
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPayment:
+    id: uuid.UUID
+    plan_id: uuid.UUID
+    payment_id: str
+    status: str
+    amount: int
+    currency: str
+    paid_at: datetime
+    failure_code: str | None
+    source: str
+    reversed_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One allocation row: money onto (or, negative, off) an installment's component, or the
+    plan's credit when `installment_id` is None."""
+
+    installment_id: uuid.UUID | None
+    component: str
+    amount: int
+
+
+_LOCK_PLAN = """
+    SELECT id, merchant_id, status, currency, credit_balance, schedule_version, deposit_amount,
+        requires_agreement
+    FROM plans WHERE id = $1 AND merchant_id = $2
+    FOR UPDATE
+"""
+_LINES = """
+    SELECT id, sequence, amount, principal, interest, fee, late_fee, paid_principal,
+        paid_interest, paid_fee, paid_late_fee
+    FROM installments WHERE merchant_id = $1 AND plan_id = $2 AND schedule_version = $3
+    ORDER BY sequence
+"""
+# The columns of StoredPayment, in its order.
+_INSERT_PAYMENT = """
+    INSERT INTO payments
+        (id, merchant_id, plan_id, payment_id, status, amount, currency, paid_at, failure_code,
+         source)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT (merchant_id, payment_id) DO NOTHING
+    RETURNING id, plan_id, payment_id, status, amount, currency, paid_at, failure_code, source,
+        reversed_at, created_at
+"""
+_FIND_PAYMENT = """
+    SELECT id, plan_id, payment_id, status, amount, currency, paid_at, failure_code, source,
+        reversed_at, created_at
+    FROM payments WHERE merchant_id = $1 AND payment_id = $2
+"""
+_PAGE = """
+    SELECT id, plan_id, payment_id, status, amount, currency, paid_at, failure_code, source,
+        reversed_at, created_at
+    FROM payments
+    WHERE merchant_id = $1 AND plan_id = $2 AND ($3::uuid IS NULL OR id > $3)
+    ORDER BY id LIMIT $4
+"""
+_ALLOCATIONS = """
+    SELECT a.payment_id, a.installment_id, i.sequence, a.component, a.amount
+    FROM allocations AS a LEFT JOIN installments AS i ON i.id = a.installment_id
+    WHERE a.merchant_id = $1 AND a.payment_id = ANY($2::uuid[])
+    ORDER BY a.id
+"""
+_LOCK_PAYMENT = _FIND_PAYMENT + " FOR UPDATE"
+_MARK_REVERSED = """
+    UPDATE payments SET status = 'reversed', reversed_at = $3, reversal_reason = $4
+    WHERE merchant_id = $1 AND id = $2
+"""
+_ALLOCATED = """
+    SELECT installment_id, component, sum(amount)::bigint AS amount FROM allocations
+    WHERE merchant_id = $1 AND payment_id = $2
+    GROUP BY installment_id, component
+"""
+# Installments' paid amounts, the allocation rows, the plan's credit and the events, at once.
+_MOVE = """
+WITH paid AS (
+    UPDATE installments AS i SET
+        paid_principal = i.paid_principal + d.principal,
+        paid_interest = i.paid_interest + d.interest,
+        paid_fee = i.paid_fee + d.fee,
+        paid_late_fee = i.paid_late_fee + d.late_fee
+    FROM unnest($4::uuid[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])
+        AS d(id, principal, interest, fee, late_fee)
+    WHERE i.id = d.id AND i.plan_id = $2
+), allocated AS (
+    INSERT INTO allocations (merchant_id, plan_id, payment_id, installment_id, component, amount)
+    SELECT $1, $2, $3, a.installment_id, a.component, a.amount
+    FROM unnest($9::uuid[], $10::text[], $11::bigint[]) WITH ORDINALITY
+        AS a(installment_id, component, amount, n)
+    ORDER BY a.n
+), credited AS (
+    UPDATE plans SET credit_balance = credit_balance + $12 WHERE id = $2 AND $12 <> 0
+)
+INSERT INTO events (merchant_id, plan_id, type, data)
+SELECT $1, $2, e.type, e.data::jsonb
+FROM unnest($13::text[], $14::text[]) WITH ORDINALITY AS e(type, data, n)
+ORDER BY e.n
+"""
+_AFTER_REFRESH = """
+    SELECT p.status,
+        EXISTS (SELECT FROM acceptances AS a WHERE a.merchant_id = $2 AND a.plan_id = p.id)
+    FROM plans AS p WHERE p.id = $1
+"""
+_SET_STATUS = """
+WITH changed AS (
+    UPDATE plans SET status = $3, updated_at = now() WHERE id = $1
+)
+INSERT INTO events (merchant_id, plan_id, type, data)
+SELECT $2, $1, e.type, '{}'::jsonb FROM unnest($4::text[]) WITH ORDINALITY AS e(type, n)
+ORDER BY e.n
+"""
+_EVENTS = """
+INSERT INTO events (merchant_id, plan_id, type, data)
+SELECT $1, $2, e.type, e.data::jsonb
+FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS e(type, data, n)
+ORDER BY e.n
+"""
+
+Event = tuple[str, dict[str, Any]]
+
+
+async def lock_plan(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, plan_id: uuid.UUID
+) -> LockedPlan:
+    row = await conn.fetchrow(_LOCK_PLAN, plan_id, merchant_id)
+    if row is None:
+        raise not_found("plan")
+    return LockedPlan(*row)
+
+
+async def lines(conn: asyncpg.Connection, plan: LockedPlan) -> list[Line]:
+    rows = await conn.fetch(_LINES, plan.merchant_id, plan.id, plan.schedule_version)
+    return [Line(*row) for row in rows]
+
+
+async def insert_payment(
+    conn: asyncpg.Connection,
+    plan: LockedPlan,
+    payment_id: str,
+    status: str,
+    amount: int,
+    currency: str,
+    at: datetime,
+    source: str,
+    failure_code: str | None,
+    new_id: uuid.UUID,
+) -> StoredPayment | None:
+    """The new payment, or None when the merchant already has one with this `payment_id`."""
+    row = await conn.fetchrow(
+        _INSERT_PAYMENT,
+        new_id,
+        plan.merchant_id,
+        plan.id,
+        payment_id,
+        status,
+        amount,
+        currency,
+        at,
+        failure_code,
+        source,
+    )
+    return None if row is None else StoredPayment(*row)
+
+
+async def find_payment(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, payment_id: str, *, lock: bool = False
+) -> StoredPayment | None:
+    row = await conn.fetchrow(_LOCK_PAYMENT if lock else _FIND_PAYMENT, merchant_id, payment_id)
+    return None if row is None else StoredPayment(*row)
+
+
+async def mark_reversed(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    payment: uuid.UUID,
+    at: datetime,
+    reason: str | None,
+) -> None:
+    await conn.execute(_MARK_REVERSED, merchant_id, payment, at, reason)
+
+
+async def allocated(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, payment: uuid.UUID
+) -> list[Movement]:
+    """What a payment has moved so far, net per installment and component."""
+    rows = await conn.fetch(_ALLOCATED, merchant_id, payment)
+    return [Movement(*row) for row in rows]
+
+
+_COMPONENTS = ("principal", "interest", "fee", "late_fee")
+
+
+async def move(
+    conn: asyncpg.Connection,
+    plan: LockedPlan,
+    payment: uuid.UUID,
+    movements: Sequence[Movement],
+    events: Sequence[Event],
+) -> None:
+    """Record `movements` (in this order) for `payment` and apply them to the installments and
+    the plan's credit, with `events`, in one statement."""
+    deltas: dict[uuid.UUID, dict[str, int]] = {}
+    credit = 0
+    for m in movements:
+        if m.installment_id is None:
+            credit += m.amount
+        else:
+            per = deltas.setdefault(m.installment_id, dict.fromkeys(_COMPONENTS, 0))
+            per[m.component] += m.amount
+    await conn.execute(
+        _MOVE,
+        plan.merchant_id,
+        plan.id,
+        payment,
+        list(deltas),
+        *([d[c] for d in deltas.values()] for c in _COMPONENTS),
+        [m.installment_id for m in movements],
+        [m.component for m in movements],
+        [m.amount for m in movements],
+        credit,
+        [type_ for type_, _ in events],
+        [json.dumps(data) for _, data in events],
+    )
+
+
+async def after_refresh(conn: asyncpg.Connection, plan: LockedPlan) -> tuple[str, bool]:
+    """The plan's status once delinquency was recomputed, and whether its agreement is signed."""
+    row = await conn.fetchrow(_AFTER_REFRESH, plan.id, plan.merchant_id)
+    assert row is not None  # the plan is locked by this transaction
+    return row[0], row[1]
+
+
+async def set_status(
+    conn: asyncpg.Connection, plan: LockedPlan, status: str, events: Sequence[str]
+) -> None:
+    await conn.execute(_SET_STATUS, plan.id, plan.merchant_id, status, list(events))
+
+
+async def record_events(
+    conn: asyncpg.Connection, plan: LockedPlan, events: Sequence[Event]
+) -> None:
+    await conn.execute(
+        _EVENTS,
+        plan.merchant_id,
+        plan.id,
+        [type_ for type_, _ in events],
+        [json.dumps(data) for _, data in events],
+    )
+
+
+async def page(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    plan_id: uuid.UUID,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[StoredPayment]:
+    """A plan's payments in id order, after the cursor."""
+    rows = await conn.fetch(_PAGE, merchant_id, plan_id, after, limit)
+    return [StoredPayment(*row) for row in rows]
+
+
+async def allocations(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, payments: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, Movement, int | None]]:
+    """Every allocation row of these payments, in the order written, with its installment's
+    sequence."""
+    rows = await conn.fetch(_ALLOCATIONS, merchant_id, list(payments))
+    return [(r[0], Movement(r[1], r[3], r[4]), r[2]) for r in rows]
