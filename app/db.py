@@ -18,34 +18,48 @@ from sqlalchemy.ext.asyncio import (
 from app.config import Settings
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
+def lock_timeout_ms(settings: Settings) -> int:
+    return int(settings.idempotency_wait_seconds * 1000)
+
+
+def create_engine(url: str, settings: Settings, *, serving: bool = False) -> AsyncEngine:
+    """`serving`: the API's engine, whose every lock wait is bounded (a 503 when it runs out,
+    errors.py); the sweep and the CLI wait as long as it takes."""
+    server_settings = {"application_name": "bnpl", "timezone": "UTC"}
+    if serving:
+        server_settings["lock_timeout"] = str(lock_timeout_ms(settings))
+        # A request's statements touch a handful of rows through their indexes, where a generic
+        # plan is as good as a custom one; left to choose, PostgreSQL re-plans the CTE-heavy
+        # payment statements on every execution (their array parameters make a generic plan
+        # look costly), which was half of its CPU per payment.
+        server_settings["plan_cache_mode"] = "force_generic_plan"
     return create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=False,
-        connect_args={"server_settings": {"application_name": "bnpl", "timezone": "UTC"}},
+        connect_args={"server_settings": server_settings},
     )
 
 
 def create_sessionmaker(
     engine: AsyncEngine, settings: Settings | None = None
 ) -> async_sessionmaker[AsyncSession]:
-    wait = (settings or Settings.model_construct()).idempotency_wait_seconds
-    lock_timeout_ms = int(wait * 1000)
+    timeout = lock_timeout_ms(settings or Settings.model_construct())
     return async_sessionmaker(
-        engine, expire_on_commit=False, autoflush=False, info={"lock_timeout_ms": lock_timeout_ms}
+        engine, expire_on_commit=False, autoflush=False, info={"lock_timeout_ms": timeout}
     )
 
 
 async def driver(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under `session`, inside the session's transaction.
 
-    For the hot write paths (plan creation, payments): a statement through SQLAlchemy costs
-    ~0.4 ms more CPU than the same on asyncpg. What runs here commits or rolls back with the
-    session. The first call opens the transaction with a statement through SQLAlchemy (so the
-    session knows it began), which bounds the transaction's lock waits too: one that runs out
-    is a 503 (errors.py). jsonb goes in as `str` and comes out parsed (SQLAlchemy's codecs).
+    A statement through SQLAlchemy costs ~0.4 ms more CPU than the same on asyncpg, so the
+    services' statements are plain SQL on asyncpg, and a route with a session reaches them
+    through this; they commit or roll back with the session. The first call opens the
+    transaction with a statement through SQLAlchemy (so the session knows it began), one that
+    bounds the transaction's lock waits: one that runs out is a 503 (errors.py). jsonb goes in
+    as `str` and comes out parsed (SQLAlchemy's codecs).
     """
     transaction = session.get_transaction()
     known = session.info.get("driver")
@@ -77,3 +91,17 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit happens before the response is sent, so a client never sees a
 # success for a transaction that then failed to commit.
 Session = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+async def _request_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    engine: AsyncEngine = request.app.state.engine
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(raw, asyncpg.Connection)
+        async with raw.transaction():
+            yield raw
+
+
+# The busiest routes (plan creation, payments) skip the ORM session altogether: a pooled asyncpg
+# connection in one transaction, committed before the response is sent, like `Session`.
+Connection = Annotated[asyncpg.Connection, Depends(_request_connection, scope="function")]

@@ -20,11 +20,9 @@ import asyncpg
 from fastapi import Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.config import Settings
-from app.db import driver
 from app.errors import Problem
 from app.responses import json_response
 
@@ -84,14 +82,13 @@ def _replay(status: int, body: bytes) -> Response:
 
 
 async def _claim(
-    session: AsyncSession,
+    conn: asyncpg.Connection,
     merchant_id: uuid.UUID,
     key: str,
     digest: bytes,
     settings: Settings,
 ) -> Response | None:
     now = clock.now()
-    conn = await driver(session)  # its lock_timeout bounds the wait for a running twin
     expires = now + timedelta(hours=settings.idempotency_ttl_hours)
     try:
         claimed = await conn.fetchval(_CLAIM, merchant_id, key, digest, expires)
@@ -107,11 +104,11 @@ async def _claim(
         return None
     row = await conn.fetchrow(_FIRST, merchant_id, key)
     if row is None:  # the twin rolled back, or the key was purged, since the claim saw it
-        return await _claim(session, merchant_id, key, digest, settings)
+        return await _claim(conn, merchant_id, key, digest, settings)
     if row["expires_at"] < now:
         # Past its time: forget it and claim the key afresh (rare, so kept off the common path).
         await conn.execute(_FORGET, merchant_id, key)
-        return await _claim(session, merchant_id, key, digest, settings)
+        return await _claim(conn, merchant_id, key, digest, settings)
     if row["request_hash"] != digest:
         raise Problem(
             422,
@@ -123,7 +120,7 @@ async def _claim(
 
 
 async def idempotent(
-    session: AsyncSession,
+    conn: asyncpg.Connection,
     request: Request,
     merchant_id: uuid.UUID,
     key: str | None,
@@ -135,10 +132,9 @@ async def idempotent(
     if key is None:
         return json_response(await work(), status_code)
     settings: Settings = request.app.state.settings
-    replay = await _claim(session, merchant_id, key, fingerprint(request, body), settings)
+    replay = await _claim(conn, merchant_id, key, fingerprint(request, body), settings)
     if replay is not None:
         return replay
     response = json_response(await work(), status_code)
-    conn = await driver(session)
     await conn.execute(_STORE, merchant_id, key, status_code, bytes(response.body))
     return response

@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             url = database_url
             if url is None:
                 url = await asyncio.to_thread(stack.enter_context, resolve_database_url(settings))
-            engine = create_engine(url, settings)
+            engine = create_engine(url, settings, serving=True)
             try:
                 if settings.migrate_on_start:
                     await migrate.upgrade(engine)

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import BigInteger, Date, Uuid
 
+from app.db import driver
 from app.delinquency.service import refresh
 from app.engine.late_fees import FeeContext, LateFeePolicy, fee_for_step, steps_reached
 from app.models import uuid7
@@ -323,7 +324,7 @@ async def sweep_batch(
     report.late_fee_amount = sum(charged.values())
     params = {"ids": list(plan_ids), "as_of": as_of}
     # Statuses before the ladder, which reads what is owed.
-    report.delinquency_events = await refresh(session, plan_ids, as_of)
+    report.delinquency_events = await refresh(await driver(session), plan_ids, as_of)
     reminders = await session.execute(_REMINDERS, params)
     report.reminders = reminders.rowcount  # type: ignore[attr-defined]
     await session.execute(_MARK, params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -40,16 +41,16 @@ def reads_history(rules: EligibilityRules) -> bool:
 
 
 async def lock_customer(
-    session: AsyncSession, merchant_id: uuid.UUID, customer_id: str, rules: EligibilityRules
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, customer_id: str, rules: EligibilityRules
 ) -> None:
     """Serialize decisions for one customer, so two checkouts at once cannot both pass a limit.
     Without a rule on the customer's history there is nothing to serialize."""
     if reads_history(rules):
-        await (await driver(session)).execute(_LOCK, f"customer:{merchant_id}:{customer_id}")
+        await conn.execute(_LOCK, f"customer:{merchant_id}:{customer_id}")
 
 
 async def reasons_against(
-    session: AsyncSession,
+    conn: asyncpg.Connection,
     merchant_id: uuid.UUID,
     customer_id: str,
     definition: ProductDefinition,
@@ -85,7 +86,7 @@ async def reasons_against(
     rules = definition.eligibility
     if not reads_history(rules):
         return reasons
-    history = await (await driver(session)).fetchrow(
+    history = await conn.fetchrow(
         _HISTORY,
         merchant_id,
         customer_id,
@@ -136,10 +137,11 @@ def not_eligible(reasons: list[Reason]) -> Problem:
 async def check(
     session: AsyncSession, merchant_id: uuid.UUID, request: EligibilityRequest
 ) -> EligibilityResult:
-    product = await current_definition(session, merchant_id, request.product_id)
+    conn = await driver(session)
+    product = await current_definition(conn, merchant_id, request.product_id)
     definition = product.definition
     reasons = await reasons_against(
-        session, merchant_id, request.customer_id, definition, request.amount, request.currency
+        conn, merchant_id, request.customer_id, definition, request.amount, request.currency
     )
     if reasons:
         return EligibilityResult(eligible=False, reasons=reasons, offers=[])

@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from app.auth import MerchantId
-from app.db import Session
+from app.db import Connection, Session
 from app.errors import problem_responses
 from app.idempotency import KeyHeader, idempotent
 from app.pagination import Page
@@ -27,7 +27,7 @@ async def create_payment(
     body: PaymentCreate,
     request: Request,
     merchant_id: MerchantId,
-    session: Session,
+    conn: Connection,
     idempotency_key: KeyHeader,
 ) -> Response:
     """For internal services; the payment provider uses the signed webhook. Allocated oldest
@@ -37,7 +37,7 @@ async def create_payment(
 
     async def work() -> PaymentOut:
         return await service.apply_payment(
-            session,
+            conn,
             merchant_id,
             plan_id,
             body.payment_id,
@@ -47,7 +47,7 @@ async def create_payment(
             "api",
         )
 
-    return await idempotent(session, request, merchant_id, idempotency_key, body, 201, work)
+    return await idempotent(conn, request, merchant_id, idempotency_key, body, 201, work)
 
 
 @router.get(

@@ -120,40 +120,70 @@ _ALLOCATIONS = """
     ORDER BY a.id
 """
 _LOCK_PAYMENT = _FIND_PAYMENT + " FOR UPDATE"
-_MARK_REVERSED = """
-    UPDATE payments SET status = 'reversed', reversed_at = $3, reversal_reason = $4
-    WHERE merchant_id = $1 AND id = $2
-"""
 _ALLOCATED = """
     SELECT installment_id, component, sum(amount)::bigint AS amount FROM allocations
     WHERE merchant_id = $1 AND payment_id = $2
     GROUP BY installment_id, component
 """
-# Installments' paid amounts, the allocation rows, the plan's credit and the events, at once.
+# What moving money writes besides its payment row: the installments' paid amounts, the
+# allocation rows, the plan's credit and the events, all only if `payment` (the CTE each
+# statement starts with) returned its row. $1 merchant, $2 plan; $3.. as in `_movement_args`.
 _MOVE = """
-WITH paid AS (
+), paid AS (
     UPDATE installments AS i SET
         paid_principal = i.paid_principal + d.principal,
         paid_interest = i.paid_interest + d.interest,
         paid_fee = i.paid_fee + d.fee,
         paid_late_fee = i.paid_late_fee + d.late_fee
-    FROM unnest($4::uuid[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])
+    FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
         AS d(id, principal, interest, fee, late_fee)
-    WHERE i.id = d.id AND i.plan_id = $2
+    WHERE i.id = d.id AND i.plan_id = $2 AND EXISTS (SELECT FROM payment)
 ), allocated AS (
     INSERT INTO allocations (merchant_id, plan_id, payment_id, installment_id, component, amount)
-    SELECT $1, $2, $3, a.installment_id, a.component, a.amount
-    FROM unnest($9::uuid[], $10::text[], $11::bigint[]) WITH ORDINALITY
-        AS a(installment_id, component, amount, n)
+    SELECT $1, $2, p.id, a.installment_id, a.component, a.amount
+    FROM payment AS p,
+        unnest($8::uuid[], $9::text[], $10::bigint[]) WITH ORDINALITY
+            AS a(installment_id, component, amount, n)
     ORDER BY a.n
 ), credited AS (
-    UPDATE plans SET credit_balance = credit_balance + $12 WHERE id = $2 AND $12 <> 0
+    UPDATE plans SET credit_balance = credit_balance + $11
+    WHERE id = $2 AND $11 <> 0 AND EXISTS (SELECT FROM payment)
+), recorded AS (
+    INSERT INTO events (merchant_id, plan_id, type, data)
+    SELECT $1, $2, e.type, e.data::jsonb
+    FROM unnest($12::text[], $13::text[]) WITH ORDINALITY AS e(type, data, n)
+    WHERE EXISTS (SELECT FROM payment)
+    ORDER BY e.n
 )
-INSERT INTO events (merchant_id, plan_id, type, data)
-SELECT $1, $2, e.type, e.data::jsonb
-FROM unnest($13::text[], $14::text[]) WITH ORDINALITY AS e(type, data, n)
-ORDER BY e.n
+SELECT id, plan_id, payment_id, status, amount, currency, paid_at, failure_code, source,
+    reversed_at, created_at
+FROM payment
 """
+# A new payment, unless the merchant has one with this payment_id already.
+_PAY = "".join(
+    (
+        """
+WITH payment AS (
+    INSERT INTO payments
+        (id, merchant_id, plan_id, payment_id, status, amount, currency, paid_at, source)
+    VALUES ($14, $1, $2, $15, 'succeeded', $16, $17, $18, $19)
+    ON CONFLICT (merchant_id, payment_id) DO NOTHING
+    RETURNING *
+""",
+        _MOVE,
+    )
+)
+_REVERSE = "".join(
+    (
+        """
+WITH payment AS (
+    UPDATE payments SET status = 'reversed', reversed_at = $15, reversal_reason = $16
+    WHERE merchant_id = $1 AND id = $14
+    RETURNING *
+""",
+        _MOVE,
+    )
+)
 _AFTER_REFRESH = """
     SELECT p.status,
         EXISTS (SELECT FROM acceptances AS a WHERE a.merchant_id = $2 AND a.plan_id = p.id)
@@ -227,16 +257,6 @@ async def find_payment(
     return None if row is None else StoredPayment(*row)
 
 
-async def mark_reversed(
-    conn: asyncpg.Connection,
-    merchant_id: uuid.UUID,
-    payment: uuid.UUID,
-    at: datetime,
-    reason: str | None,
-) -> None:
-    await conn.execute(_MARK_REVERSED, merchant_id, payment, at, reason)
-
-
 async def allocated(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, payment: uuid.UUID
 ) -> list[Movement]:
@@ -248,15 +268,9 @@ async def allocated(
 _COMPONENTS = ("principal", "interest", "fee", "late_fee")
 
 
-async def move(
-    conn: asyncpg.Connection,
-    plan: LockedPlan,
-    payment: uuid.UUID,
-    movements: Sequence[Movement],
-    events: Sequence[Event],
-) -> None:
-    """Record `movements` (in this order) for `payment` and apply them to the installments and
-    the plan's credit, with `events`, in one statement."""
+def _movement_args(
+    plan: LockedPlan, movements: Sequence[Movement], events: Sequence[Event]
+) -> list[Any]:
     deltas: dict[uuid.UUID, dict[str, int]] = {}
     credit = 0
     for m in movements:
@@ -265,11 +279,9 @@ async def move(
         else:
             per = deltas.setdefault(m.installment_id, dict.fromkeys(_COMPONENTS, 0))
             per[m.component] += m.amount
-    await conn.execute(
-        _MOVE,
+    return [
         plan.merchant_id,
         plan.id,
-        payment,
         list(deltas),
         *([d[c] for d in deltas.values()] for c in _COMPONENTS),
         [m.installment_id for m in movements],
@@ -278,7 +290,48 @@ async def move(
         credit,
         [type_ for type_, _ in events],
         [json.dumps(data) for _, data in events],
+    ]
+
+
+async def pay(
+    conn: asyncpg.Connection,
+    plan: LockedPlan,
+    new_id: uuid.UUID,
+    payment_id: str,
+    amount: int,
+    currency: str,
+    paid_at: datetime,
+    source: str,
+    movements: Sequence[Movement],
+    events: Sequence[Event],
+) -> StoredPayment | None:
+    """Record a succeeded payment and where its money went (`movements`, in this order), with
+    `events`, in one statement; None, and nothing written, if the merchant already has a payment
+    with this `payment_id`."""
+    row = await conn.fetchrow(
+        _PAY,
+        *_movement_args(plan, movements, events),
+        new_id,
+        payment_id,
+        amount,
+        currency,
+        paid_at,
+        source,
     )
+    return None if row is None else StoredPayment(*row)
+
+
+async def reverse(
+    conn: asyncpg.Connection,
+    plan: LockedPlan,
+    payment: uuid.UUID,
+    at: datetime,
+    reason: str | None,
+    movements: Sequence[Movement],
+    events: Sequence[Event],
+) -> None:
+    """Mark the payment reversed and record `movements` (negative) taking its money back."""
+    await conn.execute(_REVERSE, *_movement_args(plan, movements, events), payment, at, reason)
 
 
 async def after_refresh(conn: asyncpg.Connection, plan: LockedPlan) -> tuple[str, bool]:

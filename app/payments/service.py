@@ -63,10 +63,9 @@ def _apply_to_lines(lines: Sequence[Line], movements: Sequence[Movement]) -> Non
             setattr(line, field, getattr(line, field) + m.amount)
 
 
-async def _settle(session: AsyncSession, plan: LockedPlan, lines: Sequence[Line]) -> None:
+async def _settle(conn: asyncpg.Connection, plan: LockedPlan, lines: Sequence[Line]) -> None:
     """After money moved: statuses and delinquency as of today, then the plan's own status."""
-    conn = await driver(session)
-    await refresh(session, [plan.id], clock.today())
+    await refresh(conn, [plan.id], clock.today())
     status, accepted = await repository.after_refresh(conn, plan)
     events: list[str] = []
     deposit_paid = plan.deposit_amount == 0 or any(
@@ -88,8 +87,22 @@ async def _settle(session: AsyncSession, plan: LockedPlan, lines: Sequence[Line]
         await repository.set_status(conn, plan, status, events)
 
 
+async def _already_paid(
+    conn: asyncpg.Connection, plan: LockedPlan, payment_id: str, amount: int, currency: str
+) -> PaymentOut | None:
+    """The answer for a payment_id the merchant used before: the same payment again is told
+    as it was; anything else under that id is a 409. None if the id is new."""
+    existing = await repository.find_payment(conn, plan.merchant_id, payment_id)
+    if existing is None:
+        return None
+    same = (existing.plan_id, existing.amount, existing.currency) == (plan.id, amount, currency)
+    if same and existing.status != PaymentStatus.FAILED:
+        return (await _wire(conn, plan.merchant_id, [existing]))[0]
+    raise _reused(payment_id)
+
+
 async def apply_payment(
-    session: AsyncSession,
+    conn: asyncpg.Connection,
     merchant_id: uuid.UUID,
     plan_id: uuid.UUID,
     payment_id: str,
@@ -98,29 +111,12 @@ async def apply_payment(
     paid_at: datetime,
     source: str,
 ) -> PaymentOut:
-    conn = await driver(session)
     plan = await repository.lock_plan(conn, merchant_id, plan_id)
-    payment = await repository.insert_payment(
-        conn,
-        plan,
-        payment_id,
-        PaymentStatus.SUCCEEDED,
-        amount,
-        currency,
-        paid_at,
-        source,
-        None,
-        uuid7(),
-    )
-    if payment is None:
-        existing = await repository.find_payment(conn, merchant_id, payment_id)
-        assert existing is not None  # the insert found it
-        same = (existing.plan_id, existing.amount, existing.currency) == (plan.id, amount, currency)
-        if same and existing.status != PaymentStatus.FAILED:
-            return (await _wire(conn, merchant_id, [existing]))[0]
-        raise _reused(payment_id)
-    _check_currency(plan, currency)
-    if plan.status == PlanStatus.CANCELLED:
+    if currency != plan.currency or plan.status == PlanStatus.CANCELLED:
+        # Refused, unless it is a payment told before (the checks then ran the first time).
+        if (told := await _already_paid(conn, plan, payment_id, amount, currency)) is not None:
+            return told
+        _check_currency(plan, currency)
         raise Problem(409, "plan-closed", "Plan closed", "A cancelled plan takes no payments")
     lines = await repository.lines(conn, plan)
     result = allocate([_open_line(line) for line in lines], amount)
@@ -142,9 +138,15 @@ async def apply_payment(
         balance = plan.credit_balance + result.credit
         credit = {"payment_id": payment_id, "credit": result.credit, "balance": balance}
         events.append(("plan.credit_balance", credit))
-    await repository.move(conn, plan, payment.id, movements, events)
+    payment = await repository.pay(
+        conn, plan, uuid7(), payment_id, amount, currency, paid_at, source, movements, events
+    )
+    if payment is None:
+        told = await _already_paid(conn, plan, payment_id, amount, currency)
+        assert told is not None  # the insert met it
+        return told
     _apply_to_lines(lines, movements)
-    await _settle(session, plan, lines)
+    await _settle(conn, plan, lines)
     sequences = {line.id: line.sequence for line in lines}
     return _to_wire(
         payment,
@@ -156,7 +158,7 @@ async def apply_payment(
 
 
 async def record_failure(
-    session: AsyncSession,
+    conn: asyncpg.Connection,
     merchant_id: uuid.UUID,
     plan_id: uuid.UUID,
     payment_id: str,
@@ -167,7 +169,6 @@ async def record_failure(
     source: str,
 ) -> None:
     """A failed payment changes no balance; it is kept, and told as an event."""
-    conn = await driver(session)
     plan = await repository.lock_plan(conn, merchant_id, plan_id)
     payment = await repository.insert_payment(
         conn,
@@ -183,7 +184,7 @@ async def record_failure(
     )
     if payment is None:
         existing = await repository.find_payment(conn, merchant_id, payment_id)
-        assert existing is not None  # the insert found it
+        assert existing is not None  # the insert met it
         if existing.status == PaymentStatus.FAILED and existing.plan_id == plan.id:
             return
         raise _reused(payment_id)
@@ -193,7 +194,7 @@ async def record_failure(
 
 
 async def reverse_payment(
-    session: AsyncSession,
+    conn: asyncpg.Connection,
     merchant_id: uuid.UUID,
     plan_id: uuid.UUID,
     payment_id: str,
@@ -201,7 +202,6 @@ async def reverse_payment(
     reason: str | None,
 ) -> None:
     """Re-open exactly what the payment had paid (and take back its credit)."""
-    conn = await driver(session)
     plan = await repository.lock_plan(conn, merchant_id, plan_id)
     payment = await repository.find_payment(conn, merchant_id, payment_id, lock=True)
     if payment is None or payment.plan_id != plan.id:
@@ -220,11 +220,12 @@ async def reverse_payment(
         if m.amount > 0
     ]
     lines = await repository.lines(conn, plan)
-    await repository.mark_reversed(conn, merchant_id, payment.id, clock.now(), reason)
     reversed_ = {"payment_id": payment_id, "amount": payment.amount, "reason": reason}
-    await repository.move(conn, plan, payment.id, movements, [("payment.reversed", reversed_)])
+    await repository.reverse(
+        conn, plan, payment.id, clock.now(), reason, movements, [("payment.reversed", reversed_)]
+    )
     _apply_to_lines(lines, movements)
-    await _settle(session, plan, lines)
+    await _settle(conn, plan, lines)
 
 
 def _allocation_out(m: Movement, sequence: int | None) -> AllocationOut:

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from app.agreements import service as agreements
 from app.auth import MerchantId
-from app.db import Session
+from app.db import Connection, Session, driver
 from app.errors import problem_responses
 from app.events.schemas import EventList
 from app.idempotency import KeyHeader, OptionalKeyHeader, idempotent
@@ -38,19 +38,19 @@ async def create_plan(
     body: PlanCreate,
     request: Request,
     merchant_id: MerchantId,
-    session: Session,
+    conn: Connection,
     idempotency_key: KeyHeader,
 ) -> Response:
     """Creates the plan once however often it is retried with the same `Idempotency-Key`.
     A customer the product's eligibility rules refuse gets a 422 problem listing `reasons`."""
     return await idempotent(
-        session,
+        conn,
         request,
         merchant_id,
         idempotency_key,
         body,
         201,
-        lambda: service.create_plan(session, merchant_id, body),
+        lambda: service.create_plan(conn, merchant_id, body),
     )
 
 
@@ -149,4 +149,5 @@ async def accept_agreement(
             plan_status=PlanStatus(plan.status),
         )
 
-    return await idempotent(session, request, merchant_id, idempotency_key, body, 201, work)
+    conn = await driver(session)
+    return await idempotent(conn, request, merchant_id, idempotency_key, body, 201, work)

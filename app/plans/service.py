@@ -6,12 +6,12 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.agreements import service as agreements
-from app.db import driver
 from app.eligibility.service import lock_customer, not_eligible, reasons_against
 from app.engine import Schedule
 from app.engine.delinquency import bucket
@@ -78,14 +78,16 @@ def _new_installments(schedule: Schedule) -> list[InstallmentOut]:
     ]
 
 
-async def create_plan(session: AsyncSession, merchant_id: uuid.UUID, body: PlanCreate) -> PlanOut:
-    product = await current_definition(session, merchant_id, body.product_id)
+async def create_plan(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate
+) -> PlanOut:
+    product = await current_definition(conn, merchant_id, body.product_id)
     definition = product.definition
     terms = _terms_for(definition, body)
     schedule = quotes.build(terms)
-    await lock_customer(session, merchant_id, body.customer_id, definition.eligibility)
+    await lock_customer(conn, merchant_id, body.customer_id, definition.eligibility)
     reasons = await reasons_against(
-        session, merchant_id, body.customer_id, definition, body.amount, definition.currency
+        conn, merchant_id, body.customer_id, definition, body.amount, definition.currency
     )
     if reasons:
         raise not_eligible(reasons)
@@ -118,7 +120,6 @@ async def create_plan(session: AsyncSession, merchant_id: uuid.UUID, body: PlanC
         created_at=now,
         updated_at=now,
     )
-    conn = await driver(session)
     merchant_name: str = await conn.fetchval(repository.MERCHANT_NAME, merchant_id)
     html = agreements.render(
         plan.id, merchant_name, body.customer_id, body.order_id, schedule, definition

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+import asyncpg
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, engine
-from app.db import driver
 from app.errors import field_problem, invalid_document, not_found, validation_problem
 from app.models import Product, ProductVersion
 from app.pagination import PageParams, next_cursor, uuid_cursor
@@ -118,9 +118,9 @@ def definition_of(product_id: uuid.UUID, version: int, raw: str) -> schemas.Prod
 
 
 async def current_definition(
-    session: AsyncSession, merchant_id: uuid.UUID, product_id: uuid.UUID
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, product_id: uuid.UUID
 ) -> VersionedProduct:
-    row = await (await driver(session)).fetchrow(_CURRENT, product_id, merchant_id)
+    row = await conn.fetchrow(_CURRENT, product_id, merchant_id)
     if row is None:
         raise not_found("product")
     version, raw = row

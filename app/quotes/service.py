@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, engine
+from app.db import driver
 from app.errors import Problem, field_problem, validation_problem
 from app.products import offers
 from app.products.schemas import ProductDefinition
@@ -76,7 +77,7 @@ def quote(terms: Terms) -> Quote:
 async def quote_product(
     session: AsyncSession, merchant_id: uuid.UUID, request: ProductQuoteRequest
 ) -> QuoteList:
-    product = await current_definition(session, merchant_id, request.product_id)
+    product = await current_definition(await driver(session), merchant_id, request.product_id)
     definition = product.definition
     offers.check_amount(definition, request.amount)
     start = request.start_date or clock.today()

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from app import clock
 from app.config import Settings
-from app.db import Session, driver
+from app.db import Connection
 from app.errors import Problem, invalid_document, problem_responses
 from app.payments import service as payments
 from app.payments.schemas import PaymentEvent, WebhookAck
@@ -41,7 +41,7 @@ def _unauthorized(detail: str) -> Problem:
 async def payment_event(
     merchant_id: str,
     request: Request,
-    session: Session,
+    conn: Connection,
     webhook_id: Annotated[str | None, Header()] = None,
     webhook_timestamp: Annotated[str | None, Header()] = None,
     webhook_signature: Annotated[str | None, Header()] = None,
@@ -52,7 +52,6 @@ async def payment_event(
     Each event `id` is applied once; a repeat answers 200 `duplicate` and changes nothing."""
     body = await request.body()
     settings: Settings = request.app.state.settings
-    conn = await driver(session)
     try:
         merchant = uuid.UUID(merchant_id)
     except ValueError:
@@ -85,7 +84,7 @@ async def payment_event(
     data = event.data
     if event.type == "payment.succeeded":
         await payments.apply_payment(
-            session,
+            conn,
             merchant,
             data.plan_id,
             data.payment_id,
@@ -96,7 +95,7 @@ async def payment_event(
         )
     elif event.type == "payment.failed":
         await payments.record_failure(
-            session,
+            conn,
             merchant,
             data.plan_id,
             data.payment_id,
@@ -108,6 +107,6 @@ async def payment_event(
         )
     else:
         await payments.reverse_payment(
-            session, merchant, data.plan_id, data.payment_id, data.amount, data.failure_code
+            conn, merchant, data.plan_id, data.payment_id, data.amount, data.failure_code
         )
     return WebhookAck(status="applied", event_id=event.id)

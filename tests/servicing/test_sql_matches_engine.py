@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db import driver
 from app.delinquency.service import refresh
 from app.engine.delinquency import assess
 from app.engine.installments import installment_status
@@ -58,7 +59,7 @@ async def test_statuses_and_delinquency(
                 ),
                 {"p": p, "f": fee, "i": installment_id},
             )
-        await refresh(session, [uuid.UUID(plan["id"])], as_of)
+        await refresh(await driver(session), [uuid.UUID(plan["id"])], as_of)
     async with factory() as session:
         rows = (
             await session.execute(
