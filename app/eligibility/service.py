@@ -22,7 +22,6 @@ BAD_STANDING_STATES = ("delinquent", "default")
 BAD_STANDING_STATUSES = ("defaulted", "charged_off")
 
 
-_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 _HISTORY = """
     SELECT
         count(*) FILTER (WHERE status = ANY($3)),
@@ -40,13 +39,10 @@ def reads_history(rules: EligibilityRules) -> bool:
     )
 
 
-async def lock_customer(
-    conn: asyncpg.Connection, merchant_id: uuid.UUID, customer_id: str, rules: EligibilityRules
-) -> None:
-    """Serialize decisions for one customer, so two checkouts at once cannot both pass a limit.
-    Without a rule on the customer's history there is nothing to serialize."""
-    if reads_history(rules):
-        await conn.execute(_LOCK, f"customer:{merchant_id}:{customer_id}")
+def customer_lock(merchant_id: uuid.UUID, customer_id: str) -> str:
+    """The key of the advisory lock that serializes the decisions on one customer, so two
+    checkouts at once cannot both pass a limit; hashed by `hashtextextended(key, 0)`."""
+    return f"customer:{merchant_id}:{customer_id}"
 
 
 async def reasons_against(

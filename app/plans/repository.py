@@ -11,10 +11,23 @@ from decimal import Decimal
 
 import asyncpg
 
+from app.eligibility.service import customer_lock
+from app.errors import not_found
 from app.plans.schemas import PlanOut
+from app.products.service import VersionedProduct, definition_of
 
-# The merchant's name goes into the agreement.
-MERCHANT_NAME = "SELECT name FROM merchants WHERE id = $1"
+# What making a plan reads: the product's current version, the merchant's name (for the
+# agreement); and it takes the customer's lock (eligibility.customer_lock) before the
+# eligibility rules read their history in a later statement, so that read sees every plan
+# committed before the lock was had.
+_PRODUCT = """
+    SELECT v.version, v.definition::text, m.name,
+        pg_advisory_xact_lock(hashtextextended($3, 0)) IS NULL AS locked
+    FROM products AS p
+    JOIN product_versions AS v ON v.product_id = p.id AND v.version = p.current_version
+    JOIN merchants AS m ON m.id = p.merchant_id
+    WHERE p.id = $1 AND p.merchant_id = $2
+"""
 
 # The plan, its schedule lines, its agreement and its events. The foreign keys of the lines and
 # the agreement are checked at the end of the statement, when the plan row exists.
@@ -43,6 +56,20 @@ SELECT $2, $1, e.type, e.data::jsonb
 FROM unnest($34::text[], $35::text[]) WITH ORDINALITY AS e(type, data, n)
 ORDER BY e.n
 """
+
+
+async def product_for_plan(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, product_id: uuid.UUID, customer_id: str
+) -> tuple[VersionedProduct, str]:
+    """The product's current version and the merchant's name, under the customer's lock."""
+    lock = customer_lock(merchant_id, customer_id)
+    row = await conn.fetchrow(_PRODUCT, product_id, merchant_id, lock)
+    if row is None:
+        raise not_found("product")
+    version, raw, merchant_name, _ = row
+    return VersionedProduct(
+        product_id, version, definition_of(product_id, version, raw)
+    ), merchant_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.agreements import service as agreements
-from app.eligibility.service import lock_customer, not_eligible, reasons_against
+from app.eligibility.service import not_eligible, reasons_against
 from app.engine import Schedule
 from app.engine.delinquency import bucket
 from app.errors import field_problem, not_found, validation_problem
@@ -34,7 +34,6 @@ from app.plans.schemas import (
 )
 from app.products import offers
 from app.products.schemas import ProductDefinition
-from app.products.service import current_definition
 from app.quotes import service as quotes
 from app.quotes.schemas import Terms
 
@@ -81,11 +80,12 @@ def _new_installments(schedule: Schedule) -> list[InstallmentOut]:
 async def create_plan(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate
 ) -> PlanOut:
-    product = await current_definition(conn, merchant_id, body.product_id)
+    product, merchant_name = await repository.product_for_plan(
+        conn, merchant_id, body.product_id, body.customer_id
+    )
     definition = product.definition
     terms = _terms_for(definition, body)
     schedule = quotes.build(terms)
-    await lock_customer(conn, merchant_id, body.customer_id, definition.eligibility)
     reasons = await reasons_against(
         conn, merchant_id, body.customer_id, definition, body.amount, definition.currency
     )
@@ -120,7 +120,6 @@ async def create_plan(
         created_at=now,
         updated_at=now,
     )
-    merchant_name: str = await conn.fetchval(repository.MERCHANT_NAME, merchant_id)
     html = agreements.render(
         plan.id, merchant_name, body.customer_id, body.order_id, schedule, definition
     )
