@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Annotated
 
@@ -10,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.cache import TtlCache
 from app.errors import Problem
 from app.merchants.service import merchant_for_key
 from app.security import hash_api_key
@@ -19,24 +19,8 @@ _bearer = HTTPBearer(
 )
 
 
-class KeyCache:
-    """Recently seen keys, so a request does not pay a lookup; a revoked key lives `ttl` longer."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._entries: dict[bytes, tuple[uuid.UUID, float]] = {}
-
-    def get(self, digest: bytes) -> uuid.UUID | None:
-        entry = self._entries.get(digest)
-        if entry is None or entry[1] < time.monotonic():
-            return None
-        return entry[0]
-
-    def put(self, digest: bytes, merchant_id: uuid.UUID) -> None:
-        if self.ttl > 0:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[digest] = (merchant_id, time.monotonic() + self.ttl)
+# API key digest -> merchant: a revoked key keeps working `api_key_cache_seconds` longer.
+KeyCache = TtlCache[bytes, uuid.UUID]
 
 
 def _unauthorized(detail: str) -> Problem:

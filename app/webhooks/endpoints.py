@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import ValidationError
 
 from app import clock
+from app.cache import TtlCache
 from app.config import Settings
 from app.db import Connection
 from app.errors import Problem, invalid_document, problem_responses
@@ -17,6 +18,8 @@ from app.webhooks import repository
 from app.webhooks.signing import SignatureError, verify
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+# Merchant -> version of its webhook secret, read once per `api_key_cache_seconds`.
+SigningVersions = TtlCache[uuid.UUID, int]
 SOURCE = "payment_provider"
 
 
@@ -56,9 +59,12 @@ async def payment_event(
         merchant = uuid.UUID(merchant_id)
     except ValueError:
         raise _unauthorized("Unknown merchant or bad signature") from None
-    version = await repository.secret_version(conn, merchant)
-    if version is None:
-        raise _unauthorized("Unknown merchant or bad signature")
+    versions: SigningVersions = request.app.state.signing_versions
+    if (version := versions.get(merchant)) is None:
+        version = await repository.secret_version(conn, merchant)
+        if version is None:
+            raise _unauthorized("Unknown merchant or bad signature")
+        versions.put(merchant, version)
     secret = webhook_secret(settings.server_key(), merchant, version)
     try:
         verify(
