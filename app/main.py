@@ -23,7 +23,7 @@ from app.pg_embedded import database_url as resolve_database_url
 from app.plans.endpoints import router as plans_router
 from app.products.endpoints import router as products_router
 from app.quotes.endpoints import router as quotes_router
-from app.webhooks.endpoints import SigningVersions
+from app.webhooks.endpoints import SigningSecrets
 from app.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     )
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
-    app.state.signing_versions = SigningVersions(settings.api_key_cache_seconds)
+    app.state.signing_secrets = SigningSecrets(settings.api_key_cache_seconds)
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health_router)

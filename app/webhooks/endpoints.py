@@ -18,8 +18,9 @@ from app.webhooks import repository
 from app.webhooks.signing import SignatureError, verify
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-# Merchant -> version of its webhook secret, read once per `api_key_cache_seconds`.
-SigningVersions = TtlCache[uuid.UUID, int]
+# Merchant -> its webhook secret (derived from the version the database holds), for
+# `api_key_cache_seconds`.
+SigningSecrets = TtlCache[uuid.UUID, str]
 SOURCE = "payment_provider"
 
 
@@ -59,13 +60,13 @@ async def payment_event(
         merchant = uuid.UUID(merchant_id)
     except ValueError:
         raise _unauthorized("Unknown merchant or bad signature") from None
-    versions: SigningVersions = request.app.state.signing_versions
-    if (version := versions.get(merchant)) is None:
+    secrets: SigningSecrets = request.app.state.signing_secrets
+    if (secret := secrets.get(merchant)) is None:
         version = await repository.secret_version(conn, merchant)
         if version is None:
             raise _unauthorized("Unknown merchant or bad signature")
-        versions.put(merchant, version)
-    secret = webhook_secret(settings.server_key(), merchant, version)
+        secret = webhook_secret(settings.server_key(), merchant, version)
+        secrets.put(merchant, secret)
     try:
         verify(
             secret,
