@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -35,6 +35,7 @@ class Line:
 
     id: uuid.UUID
     sequence: int
+    due_date: date
     amount: int
     principal: int
     interest: int
@@ -86,7 +87,7 @@ _LOCK_PLAN = """
     FOR UPDATE
 """
 _LINES = """
-    SELECT id, sequence, amount, principal, interest, fee, late_fee, paid_principal,
+    SELECT id, sequence, due_date, amount, principal, interest, fee, late_fee, paid_principal,
         paid_interest, paid_fee, paid_late_fee
     FROM installments WHERE merchant_id = $1 AND plan_id = $2 AND schedule_version = $3
     ORDER BY sequence
@@ -125,7 +126,8 @@ _ALLOCATED = """
     WHERE merchant_id = $1 AND payment_id = $2
     GROUP BY installment_id, component
 """
-# What moving money writes besides its payment row: the installments' paid amounts, the
+# What moving money writes besides its payment row: the installments' paid amounts and the
+# statuses those make (so the refresh that follows has nothing to rewrite there), the
 # allocation rows, the plan's credit and the events, all only if `payment` (the CTE each
 # statement starts with) returned its row. $1 merchant, $2 plan; $3.. as in `_movement_args`.
 _MOVE = """
@@ -134,24 +136,27 @@ _MOVE = """
         paid_principal = i.paid_principal + d.principal,
         paid_interest = i.paid_interest + d.interest,
         paid_fee = i.paid_fee + d.fee,
-        paid_late_fee = i.paid_late_fee + d.late_fee
-    FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
-        AS d(id, principal, interest, fee, late_fee)
+        paid_late_fee = i.paid_late_fee + d.late_fee,
+        status = d.status,
+        paid_at = CASE WHEN d.status = 'paid' THEN coalesce(i.paid_at, now()) END
+    FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+                $8::text[])
+        AS d(id, principal, interest, fee, late_fee, status)
     WHERE i.id = d.id AND i.plan_id = $2 AND EXISTS (SELECT FROM payment)
 ), allocated AS (
     INSERT INTO allocations (merchant_id, plan_id, payment_id, installment_id, component, amount)
     SELECT $1, $2, p.id, a.installment_id, a.component, a.amount
     FROM payment AS p,
-        unnest($8::uuid[], $9::text[], $10::bigint[]) WITH ORDINALITY
+        unnest($9::uuid[], $10::text[], $11::bigint[]) WITH ORDINALITY
             AS a(installment_id, component, amount, n)
     ORDER BY a.n
 ), credited AS (
-    UPDATE plans SET credit_balance = credit_balance + $11
-    WHERE id = $2 AND $11 <> 0 AND EXISTS (SELECT FROM payment)
+    UPDATE plans SET credit_balance = credit_balance + $12
+    WHERE id = $2 AND $12 <> 0 AND EXISTS (SELECT FROM payment)
 ), recorded AS (
     INSERT INTO events (merchant_id, plan_id, type, data)
     SELECT $1, $2, e.type, e.data::jsonb
-    FROM unnest($12::text[], $13::text[]) WITH ORDINALITY AS e(type, data, n)
+    FROM unnest($13::text[], $14::text[]) WITH ORDINALITY AS e(type, data, n)
     WHERE EXISTS (SELECT FROM payment)
     ORDER BY e.n
 )
@@ -166,7 +171,7 @@ _PAY = "".join(
 WITH payment AS (
     INSERT INTO payments
         (id, merchant_id, plan_id, payment_id, status, amount, currency, paid_at, source)
-    VALUES ($14, $1, $2, $15, 'succeeded', $16, $17, $18, $19)
+    VALUES ($15, $1, $2, $16, 'succeeded', $17, $18, $19, $20)
     ON CONFLICT (merchant_id, payment_id) DO NOTHING
     RETURNING *
 """,
@@ -177,8 +182,8 @@ _REVERSE = "".join(
     (
         """
 WITH payment AS (
-    UPDATE payments SET status = 'reversed', reversed_at = $15, reversal_reason = $16
-    WHERE merchant_id = $1 AND id = $14
+    UPDATE payments SET status = 'reversed', reversed_at = $16, reversal_reason = $17
+    WHERE merchant_id = $1 AND id = $15
     RETURNING *
 """,
         _MOVE,
@@ -269,7 +274,10 @@ _COMPONENTS = ("principal", "interest", "fee", "late_fee")
 
 
 def _movement_args(
-    plan: LockedPlan, movements: Sequence[Movement], events: Sequence[Event]
+    plan: LockedPlan,
+    movements: Sequence[Movement],
+    statuses: Mapping[uuid.UUID, str],
+    events: Sequence[Event],
 ) -> list[Any]:
     deltas: dict[uuid.UUID, dict[str, int]] = {}
     credit = 0
@@ -284,6 +292,7 @@ def _movement_args(
         plan.id,
         list(deltas),
         *([d[c] for d in deltas.values()] for c in _COMPONENTS),
+        [statuses[i] for i in deltas],
         [m.installment_id for m in movements],
         [m.component for m in movements],
         [m.amount for m in movements],
@@ -303,14 +312,15 @@ async def pay(
     paid_at: datetime,
     source: str,
     movements: Sequence[Movement],
+    statuses: Mapping[uuid.UUID, str],
     events: Sequence[Event],
 ) -> StoredPayment | None:
-    """Record a succeeded payment and where its money went (`movements`, in this order), with
-    `events`, in one statement; None, and nothing written, if the merchant already has a payment
-    with this `payment_id`."""
+    """Record a succeeded payment and where its money went (`movements`, in this order), the
+    `statuses` of the installments it reached, and `events`, in one statement; None, and nothing
+    written, if the merchant already has a payment with this `payment_id`."""
     row = await conn.fetchrow(
         _PAY,
-        *_movement_args(plan, movements, events),
+        *_movement_args(plan, movements, statuses, events),
         new_id,
         payment_id,
         amount,
@@ -328,10 +338,14 @@ async def reverse(
     at: datetime,
     reason: str | None,
     movements: Sequence[Movement],
+    statuses: Mapping[uuid.UUID, str],
     events: Sequence[Event],
 ) -> None:
-    """Mark the payment reversed and record `movements` (negative) taking its money back."""
-    await conn.execute(_REVERSE, *_movement_args(plan, movements, events), payment, at, reason)
+    """Mark the payment reversed and record `movements` (negative) taking its money back, with
+    the `statuses` of the installments it reopened."""
+    await conn.execute(
+        _REVERSE, *_movement_args(plan, movements, statuses, events), payment, at, reason
+    )
 
 
 async def after_refresh(conn: asyncpg.Connection, plan: LockedPlan) -> tuple[str, bool]:

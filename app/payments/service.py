@@ -16,6 +16,7 @@ from app import clock
 from app.db import driver
 from app.delinquency.service import refresh
 from app.engine.allocation import OpenLine, allocate
+from app.engine.installments import installment_status
 from app.errors import Problem, field_problem, validation_problem
 from app.models import uuid7
 from app.pagination import PageParams, next_cursor, uuid_cursor
@@ -54,13 +55,23 @@ def _reused(payment_id: str) -> Problem:
     )
 
 
-def _apply_to_lines(lines: Sequence[Line], movements: Sequence[Movement]) -> None:
+def _apply_to_lines(lines: Sequence[Line], movements: Sequence[Movement]) -> dict[uuid.UUID, str]:
+    """Move the money on our copy of the lines; the statuses of those it reached, as of today."""
     by_id = {line.id: line for line in lines}
     for m in movements:
         if m.installment_id is not None:
             line = by_id[m.installment_id]
             field = f"paid_{m.component}"
             setattr(line, field, getattr(line, field) + m.amount)
+    reached = {m.installment_id for m in movements}
+    today = clock.today()
+    return {
+        line.id: installment_status(
+            due_date=line.due_date, as_of=today, owed=line.owed, paid=line.paid
+        ).value
+        for line in lines
+        if line.id in reached
+    }
 
 
 async def _settle(conn: asyncpg.Connection, plan: LockedPlan, lines: Sequence[Line]) -> None:
@@ -138,14 +149,24 @@ async def apply_payment(
         balance = plan.credit_balance + result.credit
         credit = {"payment_id": payment_id, "credit": result.credit, "balance": balance}
         events.append(("plan.credit_balance", credit))
+    statuses = _apply_to_lines(lines, movements)
     payment = await repository.pay(
-        conn, plan, uuid7(), payment_id, amount, currency, paid_at, source, movements, events
+        conn,
+        plan,
+        uuid7(),
+        payment_id,
+        amount,
+        currency,
+        paid_at,
+        source,
+        movements,
+        statuses,
+        events,
     )
     if payment is None:
         told = await _already_paid(conn, plan, payment_id, amount, currency)
         assert told is not None  # the insert met it
         return told
-    _apply_to_lines(lines, movements)
     await _settle(conn, plan, lines)
     sequences = {line.id: line.sequence for line in lines}
     return _to_wire(
@@ -221,10 +242,17 @@ async def reverse_payment(
     ]
     lines = await repository.lines(conn, plan)
     reversed_ = {"payment_id": payment_id, "amount": payment.amount, "reason": reason}
+    statuses = _apply_to_lines(lines, movements)
     await repository.reverse(
-        conn, plan, payment.id, clock.now(), reason, movements, [("payment.reversed", reversed_)]
+        conn,
+        plan,
+        payment.id,
+        clock.now(),
+        reason,
+        movements,
+        statuses,
+        [("payment.reversed", reversed_)],
     )
-    _apply_to_lines(lines, movements)
     await _settle(conn, plan, lines)
 
 
