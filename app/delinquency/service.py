@@ -100,13 +100,30 @@ _DELINQUENCY = """
         FROM changed WHERE status = 'active' AND old_status = 'defaulted'
     ) AS e
     ORDER BY id, ord
+    RETURNING plan_id, type
     """
+
+
+async def _refresh(
+    conn: asyncpg.Connection, plan_ids: Sequence[uuid.UUID], as_of: date
+) -> list[asyncpg.Record]:
+    ids = list(plan_ids)
+    await conn.execute(_STATUSES, ids, as_of)
+    return await conn.fetch(_DELINQUENCY, ids, as_of)
 
 
 async def refresh(conn: asyncpg.Connection, plan_ids: Sequence[uuid.UUID], as_of: date) -> int:
     """Recompute installment statuses and delinquency of these plans as of a date; returns how
     many delinquency events that wrote. The caller holds the plans' row locks."""
-    ids = list(plan_ids)
-    await conn.execute(_STATUSES, ids, as_of)
-    status = await conn.execute(_DELINQUENCY, ids, as_of)
-    return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
+    return len(await _refresh(conn, plan_ids, as_of))
+
+
+async def refresh_plan(conn: asyncpg.Connection, plan_id: uuid.UUID, as_of: date) -> str | None:
+    """`refresh` for one plan; its new status when delinquency moved it into or out of
+    `defaulted`, else None. The caller holds the plan's row lock."""
+    moved = {row["type"] for row in await _refresh(conn, [plan_id], as_of)}
+    if "plan.defaulted" in moved:
+        return "defaulted"
+    if "plan.cured" in moved:
+        return "active"
+    return None

@@ -88,7 +88,8 @@ _LOCK_PLAN = """
 """
 _LINES = """
     SELECT id, sequence, due_date, amount, principal, interest, fee, late_fee, paid_principal,
-        paid_interest, paid_fee, paid_late_fee
+        paid_interest, paid_fee, paid_late_fee,
+        EXISTS (SELECT FROM acceptances AS a WHERE a.merchant_id = $1 AND a.plan_id = $2)
     FROM installments WHERE merchant_id = $1 AND plan_id = $2 AND schedule_version = $3
     ORDER BY sequence
 """
@@ -189,11 +190,6 @@ WITH payment AS (
         _MOVE,
     )
 )
-_AFTER_REFRESH = """
-    SELECT p.status,
-        EXISTS (SELECT FROM acceptances AS a WHERE a.merchant_id = $2 AND a.plan_id = p.id)
-    FROM plans AS p WHERE p.id = $1
-"""
 _SET_STATUS = """
 WITH changed AS (
     UPDATE plans SET status = $3, updated_at = now() WHERE id = $1
@@ -221,9 +217,11 @@ async def lock_plan(
     return LockedPlan(*row)
 
 
-async def lines(conn: asyncpg.Connection, plan: LockedPlan) -> list[Line]:
+async def lines(conn: asyncpg.Connection, plan: LockedPlan) -> tuple[list[Line], bool]:
+    """The plan's installments, and whether its agreement is accepted (read with them, under
+    the plan's lock, to save a round trip)."""
     rows = await conn.fetch(_LINES, plan.merchant_id, plan.id, plan.schedule_version)
-    return [Line(*row) for row in rows]
+    return [Line(*row[:-1]) for row in rows], bool(rows and rows[0][-1])
 
 
 async def insert_payment(
@@ -346,13 +344,6 @@ async def reverse(
     await conn.execute(
         _REVERSE, *_movement_args(plan, movements, statuses, events), payment, at, reason
     )
-
-
-async def after_refresh(conn: asyncpg.Connection, plan: LockedPlan) -> tuple[str, bool]:
-    """The plan's status once delinquency was recomputed, and whether its agreement is signed."""
-    row = await conn.fetchrow(_AFTER_REFRESH, plan.id, plan.merchant_id)
-    assert row is not None  # the plan is locked by this transaction
-    return row[0], row[1]
 
 
 async def set_status(

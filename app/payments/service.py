@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.db import driver
-from app.delinquency.service import refresh
+from app.delinquency.service import refresh_plan
 from app.engine.allocation import OpenLine, allocate
 from app.engine.installments import installment_status
 from app.errors import Problem, field_problem, validation_problem
@@ -74,16 +74,19 @@ def _apply_to_lines(lines: Sequence[Line], movements: Sequence[Movement]) -> dic
     }
 
 
-async def _settle(conn: asyncpg.Connection, plan: LockedPlan, lines: Sequence[Line]) -> None:
+async def _settle(
+    conn: asyncpg.Connection, plan: LockedPlan, lines: Sequence[Line], accepted: bool
+) -> None:
     """After money moved: statuses and delinquency as of today, then the plan's own status."""
-    await refresh(conn, [plan.id], clock.today())
-    status, accepted = await repository.after_refresh(conn, plan)
+    status = await refresh_plan(conn, plan.id, clock.today()) or plan.status
     events: list[str] = []
     deposit_paid = plan.deposit_amount == 0 or any(
         line.sequence == 0 and line.paid >= line.amount for line in lines
     )
     if status == PlanStatus.PENDING and ready_to_activate(
-        requires_agreement=plan.requires_agreement, accepted=accepted, deposit_paid=deposit_paid
+        requires_agreement=plan.requires_agreement,
+        accepted=accepted,
+        deposit_paid=deposit_paid,
     ):
         status = PlanStatus.ACTIVE
         events.append("plan.activated")
@@ -129,7 +132,7 @@ async def apply_payment(
             return told
         _check_currency(plan, currency)
         raise Problem(409, "plan-closed", "Plan closed", "A cancelled plan takes no payments")
-    lines = await repository.lines(conn, plan)
+    lines, accepted = await repository.lines(conn, plan)
     result = allocate([_open_line(line) for line in lines], amount)
     movements = [
         Movement(portion.ref, portion.component.value, portion.amount)
@@ -167,7 +170,7 @@ async def apply_payment(
         told = await _already_paid(conn, plan, payment_id, amount, currency)
         assert told is not None  # the insert met it
         return told
-    await _settle(conn, plan, lines)
+    await _settle(conn, plan, lines, accepted)
     sequences = {line.id: line.sequence for line in lines}
     return _to_wire(
         payment,
@@ -240,7 +243,7 @@ async def reverse_payment(
         for m in await repository.allocated(conn, merchant_id, payment.id)
         if m.amount > 0
     ]
-    lines = await repository.lines(conn, plan)
+    lines, accepted = await repository.lines(conn, plan)
     reversed_ = {"payment_id": payment_id, "amount": payment.amount, "reason": reason}
     statuses = _apply_to_lines(lines, movements)
     await repository.reverse(
@@ -253,7 +256,7 @@ async def reverse_payment(
         statuses,
         [("payment.reversed", reversed_)],
     )
-    await _settle(conn, plan, lines)
+    await _settle(conn, plan, lines, accepted)
 
 
 def _allocation_out(m: Movement, sequence: int | None) -> AllocationOut:
