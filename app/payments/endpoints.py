@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from app.auth import MerchantId
 from app.db import Connection, Session
 from app.errors import problem_responses
-from app.idempotency import KeyHeader, idempotent
+from app.idempotency import Answer, KeyHeader, idempotent
 from app.pagination import Page
 from app.payments import service
 from app.payments.schemas import PaymentCreate, PaymentList, PaymentOut
@@ -35,7 +35,7 @@ async def create_payment(
     then principal; beyond the whole plan it is a credit owed back. The same `payment_id` is
     applied once."""
 
-    async def work() -> PaymentOut:
+    async def work(_: Answer) -> PaymentOut:
         return await service.apply_payment(
             conn,
             merchant_id,

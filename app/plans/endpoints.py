@@ -11,7 +11,7 @@ from app.auth import MerchantId
 from app.db import Connection, Session, driver
 from app.errors import problem_responses
 from app.events.schemas import EventList
-from app.idempotency import KeyHeader, OptionalKeyHeader, idempotent
+from app.idempotency import Answer, KeyHeader, OptionalKeyHeader, idempotent
 from app.pagination import Page
 from app.plans import service
 from app.plans.schemas import (
@@ -50,7 +50,7 @@ async def create_plan(
         idempotency_key,
         body,
         201,
-        lambda: service.create_plan(conn, merchant_id, body),
+        lambda answer: service.create_plan(conn, merchant_id, body, answer),
     )
 
 
@@ -133,7 +133,7 @@ async def accept_agreement(
     """Records the signer, time, IP address, user agent and the SHA-256 of the exact document.
     A second acceptance is a 409. The plan becomes `active` if nothing else is awaited."""
 
-    async def work() -> AcceptanceOut:
+    async def work(_: Answer) -> AcceptanceOut:
         plan = await service.get_plan_row(session, merchant_id, plan_id, lock=True)
         acceptance = await agreements.accept(
             session, plan, body.signer_name, body.ip_address, body.user_agent, body.document_sha256

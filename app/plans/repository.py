@@ -13,6 +13,7 @@ import asyncpg
 
 from app.eligibility.service import customer_lock
 from app.errors import not_found
+from app.idempotency import Answer
 from app.plans.schemas import PlanOut
 from app.products.service import VersionedProduct, definition_of
 
@@ -50,6 +51,9 @@ WITH plan AS (
         AS l(id, sequence, kind, due_date, principal, interest, fee, status)
 ), agreement AS (
     INSERT INTO agreements (id, merchant_id, plan_id, html, sha256) VALUES ($31, $2, $1, $32, $33)
+), answered AS (
+    UPDATE idempotency_keys SET response_status = $37, response_body = $38
+    WHERE merchant_id = $2 AND key = $36
 )
 INSERT INTO events (merchant_id, plan_id, type, data)
 SELECT $2, $1, e.type, e.data::jsonb
@@ -86,8 +90,10 @@ async def insert_plan(
     agreement: NewAgreement,
     events: list[tuple[str, dict[str, object]]],
     created_at: datetime,
+    answer: Answer,
 ) -> None:
-    """Write the plan exactly as `plan` (the answer about to be sent) shows it."""
+    """Write the plan exactly as `plan` (the answer about to be sent) shows it, and store that
+    answer under its Idempotency-Key."""
     lines = plan.installments
     await conn.execute(
         _INSERT,
@@ -126,4 +132,5 @@ async def insert_plan(
         agreement.sha256,
         [type_ for type_, _ in events],
         [json.dumps(data) for _, data in events],
+        *answer.store_with(plan),
     )

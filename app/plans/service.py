@@ -18,6 +18,7 @@ from app.engine.delinquency import bucket
 from app.errors import field_problem, not_found, validation_problem
 from app.events import service as events
 from app.events.schemas import EventList
+from app.idempotency import Answer
 from app.models import Acceptance, Installment, Plan, uuid7
 from app.pagination import PageParams, next_cursor, uuid_cursor
 from app.plans import repository
@@ -78,7 +79,7 @@ def _new_installments(schedule: Schedule) -> list[InstallmentOut]:
 
 
 async def create_plan(
-    conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate, answer: Answer
 ) -> PlanOut:
     product, merchant_name = await repository.product_for_plan(
         conn, merchant_id, body.product_id, body.customer_id
@@ -132,7 +133,7 @@ async def create_plan(
     if active:
         events.append(("plan.activated", {}))
     agreement = repository.NewAgreement(uuid7(), html, hashlib.sha256(html.encode()).digest())
-    await repository.insert_plan(conn, merchant_id, plan, agreement, events, now)
+    await repository.insert_plan(conn, merchant_id, plan, agreement, events, now, answer)
     return plan
 
 
