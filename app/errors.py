@@ -7,10 +7,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -180,33 +182,59 @@ async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
 
 # Contention, not a fault: a lock not had within lock_timeout, or a deadlock PostgreSQL broke.
 _RETRYABLE_SQLSTATES = {"55P03", "40P01", "40001"}
+# A NUL character (U+0000) anywhere in a text or jsonb value: no validation rule names it, and
+# PostgreSQL refuses it; the request's transaction is rolled back, so nothing is stored.
+_UNSTORABLE_TEXT_SQLSTATES = {"22P05", "22021"}
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+def _database_problem(exc: Exception) -> Problem | None:
+    """The problem a database error means for the client, if it is the client's to act on."""
     # asyncpg's own errors carry `sqlstate`; SQLAlchemy's wrap them in `orig`.
     sqlstate = getattr(exc, "sqlstate", None) or getattr(
         getattr(exc, "orig", None), "sqlstate", None
     )
-    if sqlstate in _RETRYABLE_SQLSTATES:
-        return problem_response(
-            Problem(
-                503,
-                "busy",
-                "Busy, try again",
-                "The objects this request needs are busy; retry it (with the same Idempotency-Key)",
-                headers={"Retry-After": "1"},
-            )
+    if sqlstate in _UNSTORABLE_TEXT_SQLSTATES:
+        return Problem(
+            422,
+            "unstorable-text",
+            "Text that cannot be stored",
+            "A string holds a character PostgreSQL cannot store (NUL, \\u0000); remove it",
         )
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return Problem(
+            503,
+            "busy",
+            "Busy, try again",
+            "The objects this request needs are busy; retry it (with the same Idempotency-Key)",
+            headers={"Retry-After": "1"},
+        )
+    return None
+
+
+def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
         Problem(500, "internal-error", "Internal Server Error", "Something went wrong on our side")
     )
 
 
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    # Registered for the database's exception types, so an answer that is the client's (4xx,
+    # 503) is not also re-raised and logged as a server fault, as the catch-all would.
+    problem = _database_problem(exc)
+    return _internal_error(request, exc) if problem is None else problem_response(problem)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    return _internal_error(request, exc)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(asyncpg.PostgresError, _on_database_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -85,7 +85,7 @@ async def payment_event(
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise Problem(400, "malformed-json", "Malformed JSON", "The body is not JSON") from exc
         raise invalid_document(exc) from exc
-    payload = event.model_dump_json()
+    payload = body.decode()  # the signed bytes as received: the record of what the provider said
     if not await repository.claim(conn, merchant, SOURCE, event.id, event.type, payload):
         return WebhookAck(status="duplicate", event_id=event.id)
     data = event.data

@@ -94,6 +94,16 @@ async def test_bad_plan_requests(
     ]
 
 
+async def test_nul_character_is_422(tenant: Tenant, product: dict[str, Any]) -> None:
+    response = await tenant.client.post(
+        "/v1/plans",
+        json=plan_body(product, metadata={"note": "a\u0000b"}),
+        headers={"Idempotency-Key": "nul"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("unstorable-text")
+
+
 async def test_idempotency_key_is_required(tenant: Tenant, product: dict[str, Any]) -> None:
     response = await tenant.client.post("/v1/plans", json=plan_body(product))
     assert response.status_code == 422

@@ -194,6 +194,16 @@ async def test_reversal_of_unknown_payment_is_422_and_not_stored(
     assert await _stored(engine, tenant) == 0
 
 
+async def test_nul_character_is_422_and_not_stored(
+    tenant: Tenant, plan: dict[str, Any], engine: AsyncEngine
+) -> None:
+    body = event_body("payment.failed", plan["id"], "pay_nul", 100, failure_code="card\u0000")
+    response = await deliver(tenant, body)
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("unstorable-text")
+    assert await _stored(engine, tenant) == 0
+
+
 @pytest.mark.parametrize(
     "payload",
     [
