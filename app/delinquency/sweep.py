@@ -95,20 +95,26 @@ _ON_PLANS = """
     GROUP BY plan_id
     """
 
-# One index range per customer (merchant_id, customer_id, assessed_on).
+# A customer's late fees of the last 12 months, through their plans (the merchant_id,
+# customer_id index) and the plans' installments: a few index probes per customer.
 _ON_CUSTOMERS = """
     SELECT c.merchant_id, c.customer_id, t.total
     FROM unnest($1::uuid[], $2::text[]) AS c(merchant_id, customer_id)
     CROSS JOIN LATERAL (
-        SELECT sum(f.amount)::bigint AS total FROM late_fees AS f
-        WHERE f.merchant_id = c.merchant_id AND f.customer_id = c.customer_id
+        SELECT sum(f.amount)::bigint AS total
+        FROM plans AS p
+        JOIN installments AS i ON i.plan_id = p.id
+        JOIN late_fees AS f ON f.installment_id = i.id
+        WHERE p.merchant_id = c.merchant_id AND p.customer_id = c.customer_id
           AND f.assessed_on > $3::date
     ) AS t
     WHERE t.total IS NOT NULL
     """
 
 # The fees and their events in one statement. Steps whose caps left nothing are still recorded
-# (amount 0), so they are never retried; only the others are events.
+# (amount 0), so they are never retried; only the others are events. No ON CONFLICT: the
+# candidates were read under the plans' locks, so a step already there is a bug to stop on,
+# not to skip (skipping would still charge the installment and write the event).
 _INSERT_LATE_FEES = """
     WITH fee AS MATERIALIZED (
         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::int[],
@@ -116,11 +122,9 @@ _INSERT_LATE_FEES = """
             AS f(merchant_id, customer_id, plan_id, installment_id, step, amount, assessed_on)
     ), recorded AS (
         INSERT INTO late_fees
-            (id, merchant_id, customer_id, plan_id, installment_id, step, amount, assessed_on)
-        SELECT uuidv7(), merchant_id, customer_id, plan_id, installment_id, step, amount,
-            assessed_on
+            (installment_id, step, merchant_id, customer_id, plan_id, amount, assessed_on)
+        SELECT installment_id, step, merchant_id, customer_id, plan_id, amount, assessed_on
         FROM fee
-        ON CONFLICT DO NOTHING
     )
     INSERT INTO events (merchant_id, plan_id, type, effective_date, data)
     SELECT merchant_id, plan_id, 'late_fee.assessed', assessed_on,
