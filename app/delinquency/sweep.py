@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import Date, Uuid
 
 from app.db import driver
-from app.delinquency.service import refresh_swept
+from app.delinquency.service import LateFeeSteps, refresh_swept
 from app.engine.late_fees import FeeContext, LateFeePolicy, fee_for_step, steps_reached
 
 OPEN_STATUSES = ["pending", "active", "defaulted"]
@@ -45,12 +45,13 @@ _CLAIM = text(
     """
 ).bindparams(bindparam("statuses", type_=ARRAY(String)), _AS_OF, bindparam("after", type_=Uuid))
 
-# Installments past their grace with something overdue and a step not yet assessed. The
-# policies themselves come from _POLICIES, once per product version rather than once per row.
+# Installments past their grace with something overdue and a step not yet assessed, with what
+# their plan carries in late fees already (over all its installments: they hold the running
+# totals). The policies come from _POLICIES, once per product version rather than once per row.
 # The installments come from one scan of their plan_id index for the whole batch (see
 # app.delinquency.service._REFRESH).
 _LATE_CANDIDATES = """
-    WITH batch AS MATERIALIZED (
+    WITH candidate_plans AS MATERIALIZED (
         SELECT p.id, p.merchant_id, p.customer_id, p.amount, p.schedule_version,
             p.product_id, p.product_version,
             coalesce((v.definition -> 'late_fees' ->> 'grace_days')::int, 0) AS grace,
@@ -61,16 +62,17 @@ _LATE_CANDIDATES = """
         WHERE p.id = ANY($1::uuid[]) AND jsonb_typeof(v.definition -> 'late_fees') = 'object'
     ), batch_installments AS MATERIALIZED (
         SELECT id, plan_id, schedule_version, due_date, principal, interest, fee, late_fee,
-            paid_principal, paid_interest, paid_fee
+            paid_principal, paid_interest, paid_fee,
+            sum(late_fee) OVER (PARTITION BY plan_id) AS on_plan
         FROM installments WHERE plan_id = ANY($1::uuid[])
     )
     SELECT i.id, b.id AS plan_id, b.merchant_id, b.customer_id, b.amount AS plan_amount,
         i.due_date,
         i.principal + i.interest + i.fee - i.paid_principal - i.paid_interest - i.paid_fee
             AS overdue,
-        i.late_fee AS on_installment, b.product_id, b.product_version,
+        i.late_fee AS on_installment, i.on_plan::bigint, b.product_id, b.product_version,
         coalesce(f.steps, '{}') AS steps_done
-    FROM batch AS b
+    FROM candidate_plans AS b
     JOIN batch_installments AS i
       ON i.plan_id = b.id AND i.schedule_version = b.schedule_version
     LEFT JOIN LATERAL (
@@ -89,12 +91,6 @@ _POLICIES = """
       ON k.product_id = v.product_id AND k.version = v.version
     """
 
-# What each plan carries in late fees already (the installments hold the running totals).
-_ON_PLANS = """
-    SELECT plan_id, sum(late_fee)::bigint FROM installments WHERE plan_id = ANY($1::uuid[])
-    GROUP BY plan_id
-    """
-
 # A customer's late fees of the last 12 months, through their plans (the merchant_id,
 # customer_id index) and the plans' installments: a few index probes per customer.
 _ON_CUSTOMERS = """
@@ -111,77 +107,11 @@ _ON_CUSTOMERS = """
     WHERE t.total IS NOT NULL
     """
 
-# The fees and their events in one statement. Steps whose caps left nothing are still recorded
-# (amount 0), so they are never retried; only the others are events. No ON CONFLICT: the
-# candidates were read under the plans' locks, so a step already there is a bug to stop on,
-# not to skip (skipping would still charge the installment and write the event).
-_INSERT_LATE_FEES = """
-    WITH fee AS MATERIALIZED (
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::int[],
-                             $6::bigint[], $7::date[])
-            AS f(merchant_id, customer_id, plan_id, installment_id, step, amount, assessed_on)
-    ), recorded AS (
-        INSERT INTO late_fees
-            (installment_id, step, merchant_id, customer_id, plan_id, amount, assessed_on)
-        SELECT installment_id, step, merchant_id, customer_id, plan_id, amount, assessed_on
-        FROM fee
-    )
-    INSERT INTO events (merchant_id, plan_id, type, effective_date, data)
-    SELECT merchant_id, plan_id, 'late_fee.assessed', assessed_on,
-        jsonb_build_object('installment_id', installment_id, 'step', step, 'amount', amount)
-    FROM fee
-    WHERE amount <> 0
-    """
-
-# The latest rung of its product's ladder each installment still owing has reached, sent once.
-_REMINDERS = """
-    WITH batch AS MATERIALIZED (
-        SELECT id, schedule_version, product_id, product_version
-        FROM plans WHERE id = ANY($1::uuid[])
-    ), ladders AS MATERIALIZED (
-        SELECT v.product_id, v.version,
-            ARRAY(SELECT o::int FROM jsonb_array_elements_text(v.definition -> 'reminder_days')
-                  AS o) AS ladder
-        FROM product_versions AS v
-        JOIN (SELECT DISTINCT product_id, product_version FROM batch) AS k
-          ON k.product_id = v.product_id AND k.product_version = v.version
-    ), batch_installments AS MATERIALIZED (
-        SELECT id, merchant_id, plan_id, schedule_version, sequence, due_date, amount, late_fee,
-            amount_paid
-        FROM installments WHERE plan_id = ANY($1::uuid[])
-    ), ladder AS (
-        SELECT i.id AS installment_id, i.merchant_id, i.plan_id, i.sequence, i.due_date,
-            i.amount + i.late_fee - i.amount_paid AS owed,
-            (SELECT max(o) FROM unnest(l.ladder) AS o WHERE i.due_date + o <= $2::date) AS rung
-        FROM batch AS b
-        JOIN ladders AS l ON l.product_id = b.product_id AND l.version = b.product_version
-        JOIN batch_installments AS i
-          ON i.plan_id = b.id AND i.schedule_version = b.schedule_version
-        WHERE i.amount + i.late_fee - i.amount_paid > 0
-    ), sent AS (
-        INSERT INTO reminders (installment_id, offset_days, merchant_id, plan_id, sent_on)
-        SELECT installment_id, rung, merchant_id, plan_id, $2::date FROM ladder
-        WHERE rung IS NOT NULL
-        ON CONFLICT DO NOTHING
-        RETURNING installment_id, offset_days
-    )
-    INSERT INTO events (merchant_id, plan_id, type, effective_date, data)
-    SELECT l.merchant_id, l.plan_id,
-        CASE WHEN s.offset_days < 0 THEN 'installment.upcoming'
-             WHEN s.offset_days = 0 THEN 'installment.due'
-             ELSE 'installment.overdue' END,
-        $2::date,
-        jsonb_build_object('installment_id', l.installment_id, 'sequence', l.sequence,
-                           'due_date', l.due_date, 'amount_due', l.owed,
-                           'days_from_due', s.offset_days)
-    FROM sent AS s JOIN ladder AS l ON l.installment_id = s.installment_id
-    ORDER BY l.plan_id, l.sequence
-    """
-
 # Each statement of a batch is planned for the batch's own arrays. A generic plan (what a
 # prepared statement gets from its sixth run on) takes every array for 10 elements, and its nested
-# loops over the batch's sets then grow with the square of the batch size.
-_CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+# loops over the batch's sets then grow with the square of the batch size. A batch's sorts (of
+# its events, some 25,000 rows) fit in memory.
+_BATCH_SETTINGS = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL work_mem = '64MB'"
 
 _LEFT = text(
     """
@@ -239,69 +169,21 @@ def step_date(policy: LateFeePolicy, due_date: date, step: int) -> date:
     return due_date + timedelta(days=days)
 
 
-class _NewFees:
-    """A batch's late-fee rows, column by column (the insert unnests the arrays)."""
-
-    def __init__(self) -> None:
-        self.merchant_id: list[uuid.UUID] = []
-        self.customer_id: list[str] = []
-        self.plan_id: list[uuid.UUID] = []
-        self.installment_id: list[uuid.UUID] = []
-        self.step: list[int] = []
-        self.amount: list[int] = []
-        self.assessed_on: list[date] = []
-
-    def add(
-        self,
-        merchant_id: uuid.UUID,
-        customer_id: str,
-        plan_id: uuid.UUID,
-        installment_id: uuid.UUID,
-        step: int,
-        amount: int,
-        assessed_on: date,
-    ) -> None:
-        self.merchant_id.append(merchant_id)
-        self.customer_id.append(customer_id)
-        self.plan_id.append(plan_id)
-        self.installment_id.append(installment_id)
-        self.step.append(step)
-        self.amount.append(amount)
-        self.assessed_on.append(assessed_on)
-
-    def columns(self) -> tuple[list[Any], ...]:
-        return (
-            self.merchant_id,
-            self.customer_id,
-            self.plan_id,
-            self.installment_id,
-            self.step,
-            self.amount,
-            self.assessed_on,
-        )
-
-
 async def assess_late_fees(
     conn: asyncpg.Connection, plan_ids: Sequence[uuid.UUID], as_of: date
-) -> tuple[int, dict[uuid.UUID, int]]:
-    """Record every late-fee step reached by `as_of` and not yet assessed, with its event.
-
-    Returns how many fees were charged and the amount per installment, which the caller adds to
-    the installments in its status pass (`refresh_swept`).
-    """
+) -> LateFeeSteps:
+    """Every late-fee step reached by `as_of` and not yet assessed, with its amount; the status
+    pass (`refresh_swept`) records them."""
+    fees = LateFeeSteps()
     rows = await conn.fetch(_LATE_CANDIDATES, list(plan_ids), as_of)
     if not rows:
-        return 0, {}
+        return fees
     versions = sorted({(r["product_id"], r["product_version"]) for r in rows})
     products, numbers = [p for p, _ in versions], [v for _, v in versions]
     policies = {
         (product_id, version): policy_from_product(raw)
         for product_id, version, raw in await conn.fetch(_POLICIES, products, numbers)
     }
-    plans = list({r["plan_id"] for r in rows})
-    on_plan: dict[uuid.UUID, int] = defaultdict(int)
-    for plan_id, total in await conn.fetch(_ON_PLANS, plans):
-        on_plan[plan_id] = total
     on_customer: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
     # Only a cap per customer needs their 12 months of late fees.
     if any(p.cap_per_customer_12_months is not None for p in policies.values()):
@@ -312,9 +194,17 @@ async def assess_late_fees(
             _ON_CUSTOMERS, merchants, references, since
         ):
             on_customer[(merchant_id, customer_id)] = total
-    fees = _NewFees()
-    charged: dict[uuid.UUID, int] = {}
-    # One row per installment, in plan and due-date order; the sweep's hottest Python.
+    installment_ids, steps, amounts, reached = (
+        fees.installment_id.append,
+        fees.step.append,
+        fees.amount.append,
+        fees.reached_on.append,
+    )
+    # The engine's answers for the inputs seen so far in this batch (a book repeats them).
+    fee_of: dict[tuple[Any, ...], int] = {}
+    day_of: dict[tuple[Any, ...], date] = {}
+    plan, on_plan = None, 0
+    # One row per installment, in plan and due-date order: the sweep's hottest Python.
     for (
         installment_id,
         plan_id,
@@ -324,38 +214,41 @@ async def assess_late_fees(
         due_date,
         overdue,
         on_installment,
+        plan_total,
         product_id,
         product_version,
         steps_done,
     ) in rows:
-        policy = policies[product_id, product_version]
+        if plan_id != plan:
+            plan, on_plan = plan_id, plan_total
+        version = (product_id, product_version)
+        policy = policies[version]
         customer = (merchant_id, customer_id)
         added = 0
         for step in steps_reached(policy, due_date, as_of):
             if step in steps_done:
                 continue
-            fee = fee_for_step(
-                policy,
-                step,
-                FeeContext(
+            so_far, by_customer = on_installment + added, on_customer[customer]
+            key = (version, step, overdue, plan_amount, so_far, on_plan, by_customer)
+            if (fee := fee_of.get(key)) is None:
+                context = FeeContext(
                     overdue=overdue,
                     plan_amount=plan_amount,
-                    on_installment=on_installment + added,
-                    on_plan=on_plan[plan_id],
-                    on_customer_12_months=on_customer[customer],
-                ),
-            )
-            reached = step_date(policy, due_date, step)
-            fees.add(merchant_id, customer_id, plan_id, installment_id, step, fee, reached)
+                    on_installment=so_far,
+                    on_plan=on_plan,
+                    on_customer_12_months=by_customer,
+                )
+                fee = fee_of[key] = fee_for_step(policy, step, context)
+            if (day := day_of.get(when := (version, step, due_date))) is None:
+                day = day_of[when] = step_date(policy, due_date, step)
+            installment_ids(installment_id)
+            steps(step)
+            amounts(fee)
+            reached(day)
             added += fee
-            on_plan[plan_id] += fee
+            on_plan += fee
             on_customer[customer] += fee
-        if added:
-            charged[installment_id] = added
-    if not fees.amount:
-        return 0, {}
-    await conn.execute(_INSERT_LATE_FEES, *fees.columns())
-    return sum(1 for amount in fees.amount if amount), charged
+    return fees
 
 
 async def sweep_batch(
@@ -363,16 +256,18 @@ async def sweep_batch(
 ) -> SweepReport:
     """Bring these (locked) plans to `as_of`."""
     conn = await driver(session)
-    await conn.execute(_CUSTOM_PLANS)
-    report = SweepReport(as_of=as_of, batches=1, plans=len(plan_ids))
-    report.late_fees, charged = await assess_late_fees(conn, plan_ids, as_of)
-    report.late_fee_amount = sum(charged.values())
-    # The new late fees go onto the installments in the status pass; statuses before the
-    # ladder, which reads what is owed.
-    report.delinquency_events = await refresh_swept(conn, plan_ids, as_of, charged)
-    reminders = await conn.execute(_REMINDERS, list(plan_ids), as_of)
-    report.reminders = int(reminders.split()[-1])
-    return report
+    await conn.execute(_BATCH_SETTINGS)
+    fees = await assess_late_fees(conn, plan_ids, as_of)
+    delinquency_events, reminders = await refresh_swept(conn, plan_ids, as_of, fees)
+    return SweepReport(
+        as_of=as_of,
+        batches=1,
+        plans=len(plan_ids),
+        late_fees=sum(1 for amount in fees.amount if amount),
+        late_fee_amount=sum(fees.amount),
+        reminders=reminders,
+        delinquency_events=delinquency_events,
+    )
 
 
 async def sweep(
