@@ -45,11 +45,11 @@ _CLAIM = text(
     """
 ).bindparams(bindparam("statuses", type_=ARRAY(String)), _AS_OF, bindparam("after", type_=Uuid))
 
-# Installments past their grace with something overdue and a step not yet assessed, with what
-# their plan carries in late fees already (over all its installments: they hold the running
-# totals). The policies come from _POLICIES, once per product version rather than once per row.
-# The installments come from one scan of their plan_id index for the whole batch (see
-# app.delinquency.service._REFRESH).
+# Installments past their grace with something overdue and a step not yet assessed (the steps
+# assessed come as bits, step n as bit n - 1), with what their plan carries in late fees already
+# (over all its installments: they hold the running totals). The policies come from _POLICIES,
+# once per product version rather than once per row. The installments come from one scan of
+# their plan_id index for the whole batch (see app.delinquency.service._REFRESH).
 _LATE_CANDIDATES = """
     WITH candidate_plans AS MATERIALIZED (
         SELECT p.id, p.merchant_id, p.customer_id, p.amount, p.schedule_version,
@@ -71,16 +71,17 @@ _LATE_CANDIDATES = """
         i.principal + i.interest + i.fee - i.paid_principal - i.paid_interest - i.paid_fee
             AS overdue,
         i.late_fee AS on_installment, i.on_plan::bigint, b.product_id, b.product_version,
-        coalesce(f.steps, '{}') AS steps_done
+        f.done AS steps_done
     FROM candidate_plans AS b
     JOIN batch_installments AS i
       ON i.plan_id = b.id AND i.schedule_version = b.schedule_version
-    LEFT JOIN LATERAL (
-        SELECT array_agg(f.step) AS steps FROM late_fees AS f WHERE f.installment_id = i.id
-    ) AS f ON true
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n, coalesce(bit_or(1 << (f.step - 1)), 0) AS done
+        FROM late_fees AS f WHERE f.installment_id = i.id
+    ) AS f
     WHERE i.due_date + b.grace < $2::date
       AND i.principal + i.interest + i.fee > i.paid_principal + i.paid_interest + i.paid_fee
-      AND cardinality(coalesce(f.steps, '{}')) < b.steps
+      AND f.n < b.steps
     ORDER BY b.id, i.due_date
     """
 
@@ -226,7 +227,7 @@ async def assess_late_fees(
         customer = (merchant_id, customer_id)
         added = 0
         for step in steps_reached(policy, due_date, as_of):
-            if step in steps_done:
+            if steps_done >> (step - 1) & 1:
                 continue
             so_far, by_customer = on_installment + added, on_customer[customer]
             key = (version, step, overdue, plan_amount, so_far, on_plan, by_customer)
