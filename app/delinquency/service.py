@@ -23,7 +23,8 @@ import asyncpg
 #   owes once those are added, in the same row write as its status.
 # - The delinquency follows from `owing`; with $7 (the sweep) the plans are also marked swept
 #   through $2 in the same row write, and each installment still owing gets the latest rung of
-#   its reminder ladder it reached, once.
+#   its reminder ladder it reached, once (width_bucket: how many rungs of the sorted ladder are
+#   at most its days from due).
 # - The events go in one insert, in the order they happened: late fees, delinquency, reminders.
 _REFRESH = """
     WITH batch AS MATERIALIZED (
@@ -34,6 +35,7 @@ _REFRESH = """
             coalesce((v.definition ->> 'past_due_tolerance')::bigint, 0) AS tolerance,
             CASE WHEN $7::boolean THEN ARRAY(
                 SELECT o::int FROM jsonb_array_elements_text(v.definition -> 'reminder_days') AS o
+                ORDER BY 1
             ) END AS ladder
         FROM plans AS p
         JOIN product_versions AS v ON v.product_id = p.product_id AND v.version = p.product_version
@@ -128,7 +130,7 @@ _REFRESH = """
             n.old_status, n.old_state, n.state, n.days
     ), reached AS (
         SELECT o.id AS installment_id, o.merchant_id, o.plan_id, o.sequence, o.due_date, o.owed,
-            (SELECT max(d) FROM unnest(o.ladder) AS d WHERE o.due_date + d <= $2::date) AS rung
+            o.ladder[width_bucket($2::date - o.due_date, o.ladder)] AS rung
         FROM owing AS o
         WHERE o.owed > 0
     ), sent AS (
