@@ -33,13 +33,19 @@ _REFRESH = """
             coalesce((v.definition -> 'late_fees' ->> 'grace_days')::int, 0) AS grace,
             (v.definition ->> 'default_after_days')::int AS default_after,
             coalesce((v.definition ->> 'past_due_tolerance')::bigint, 0) AS tolerance,
-            CASE WHEN $7::boolean THEN ARRAY(
-                SELECT o::int FROM jsonb_array_elements_text(v.definition -> 'reminder_days') AS o
-                ORDER BY 1
-            ) END AS ladder
+            p.product_id, p.product_version
         FROM plans AS p
         JOIN product_versions AS v ON v.product_id = p.product_id AND v.version = p.product_version
         WHERE p.id = ANY($1::uuid[])
+    ), ladders AS MATERIALIZED (
+        SELECT v.product_id, v.version, ARRAY(
+            SELECT o::int FROM jsonb_array_elements_text(v.definition -> 'reminder_days') AS o
+            ORDER BY 1
+        ) AS ladder
+        FROM product_versions AS v
+        JOIN (SELECT DISTINCT product_id, product_version FROM batch) AS k
+          ON k.product_id = v.product_id AND k.product_version = v.version
+        WHERE $7::boolean
     ), batch_installments AS MATERIALIZED (
         SELECT id, merchant_id, plan_id, schedule_version, sequence, due_date, status, amount,
             late_fee, amount_paid
@@ -56,10 +62,10 @@ _REFRESH = """
         SELECT installment_id, step, merchant_id, customer_id, plan_id, amount, assessed_on
         FROM fee
     ), added AS (
-        SELECT installment_id AS id, sum(amount) AS amount FROM fee GROUP BY installment_id
+        SELECT installment_id AS id, sum(amount)::bigint AS amount FROM fee GROUP BY installment_id
     ), owing AS MATERIALIZED (
         SELECT i.id, i.merchant_id, i.plan_id, i.sequence, i.due_date, i.status AS old_status,
-            b.tolerance, b.ladder,
+            b.tolerance, l.ladder,
             coalesce(f.amount, 0) AS added,
             i.amount + i.late_fee + coalesce(f.amount, 0) - i.amount_paid AS owed,
             CASE
@@ -74,6 +80,7 @@ _REFRESH = """
         JOIN batch_installments AS i
           ON i.plan_id = b.id AND i.schedule_version = b.schedule_version
         LEFT JOIN added AS f ON f.id = i.id
+        LEFT JOIN ladders AS l ON l.product_id = b.product_id AND l.version = b.product_version
     ), installments_changed AS (
         UPDATE installments AS i
         SET late_fee = i.late_fee + o.added,
