@@ -34,12 +34,14 @@ from the same state; the copy is made outside the timing):
   the sweep also assesses the late fees, sends the reminders, recomputes delinquency and writes
   the events, in batches that each commit: the ratio prices all of that (target <= 3x).
 
-With --explain, it also prints EXPLAIN (ANALYZE, BUFFERS) of the sweep's set-based statements
-for its first batch on the large book (the largest batch size), each rolled back.
+With --explain, it also prints EXPLAIN (ANALYZE, BUFFERS) of every statement of the sweep's
+first batch on the large book (the largest batch size), through auto_explain (so with their real
+parameters and the time of their foreign-key triggers), then rolls that batch back.
 
 How to read it: "sweep / raw" is the figure to track (target <= 3.0); the memory line should
 be flat across the two book sizes (batches bound it). Per-statement times (the SQL the sweep
-sends, summed over the sweep) and the Python time left over say where a sweep's time goes. The
+sends, through SQLAlchemy or straight on asyncpg, summed over the sweep) and the Python time left
+over say where a sweep's time goes. The
 machine is shared: compare ratios, not seconds, between runs.
 """
 
@@ -55,6 +57,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
@@ -64,14 +67,12 @@ from typing import Any
 
 import asyncpg
 from _load import asyncpg_connect_kwargs
-from sqlalchemy import TextClause, event
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app import migrate
 from app.config import Settings, to_asyncpg_url
-from app.db import create_engine, create_sessionmaker
-from app.delinquency import service as delinquency_sql
+from app.db import create_engine, create_sessionmaker, driver
 from app.delinquency import sweep as sweep_sql
 from app.delinquency.sweep import OPEN_STATUSES, sweep
 from app.products.schemas import ProductDefinition
@@ -328,44 +329,51 @@ async def raw_update(url: str, as_of: date) -> tuple[float, int, dict[str, int]]
 # --------------------------------------------------------------------------------------------
 # --explain: where one batch's SQL time goes
 
-EXPLAINED: dict[str, TextClause] = {
-    "late-fee candidates": sweep_sql._LATE_CANDIDATES,
-    "reminders": sweep_sql._REMINDERS,
-    "installment statuses": delinquency_sql._STATUSES,
-    "delinquency": delinquency_sql._DELINQUENCY,
-    "mark swept": sweep_sql._MARK,
-}
-EXPLAIN_LINES = 30
-
-
-def _asyncpg_sql(statement: TextClause) -> tuple[str, list[str]]:
-    compiled = statement.compile(dialect=PGDialect_asyncpg())
-    return str(compiled), list(compiled.positiontup or [])
+# auto_explain logs the plan of every statement the batch sends, with its real parameters and
+# its triggers (the foreign-key checks); client_min_messages brings those logs to this client.
+AUTO_EXPLAIN = (
+    "LOAD 'auto_explain'",
+    "SET auto_explain.log_min_duration = 0",
+    "SET auto_explain.log_analyze = on",
+    "SET auto_explain.log_buffers = on",
+    "SET auto_explain.log_triggers = on",
+    "SET auto_explain.log_parameter_max_length = 0",
+    "SET client_min_messages = log",
+)
+EXPLAIN_LINES = 40
 
 
 async def explain_batch(url: str, as_of: date, batch_size: int) -> None:
-    """EXPLAIN ANALYZE each set-based statement of the first batch, each rolled back."""
-    claim, names = _asyncpg_sql(sweep_sql._CLAIM)
-    values: dict[str, Any] = {"statuses": OPEN_STATUSES, "as_of": as_of, "size": batch_size}
-    async with admin(url) as conn:
-        ids = [r[0] for r in await conn.fetch(claim, *[values[n] for n in names])]
-        values["ids"] = ids
-        print(f"   EXPLAIN ANALYZE, one batch of {len(ids):,} plans, each statement rolled back:")
-        for name, statement in EXPLAINED.items():
-            text, names = _asyncpg_sql(statement)
-            transaction = conn.transaction()
-            await transaction.start()
-            try:
-                rows = await conn.fetch(
-                    "EXPLAIN (ANALYZE, BUFFERS) " + text, *[values[n] for n in names]
-                )
-            finally:
-                await transaction.rollback()
-            plan = [r[0] for r in rows]
-            timing = [line for line in plan if line.startswith(("Planning Time", "Execution"))]
-            print(f"   -- {name}: {'; '.join(timing)}")
-            for line in plan[:EXPLAIN_LINES]:
-                print(f"      {line[:150]}")
+    """EXPLAIN ANALYZE every statement of the sweep's first batch, then roll the batch back."""
+    engine = create_engine(url, Settings(log_level="warning"))
+    logged: list[str] = []
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            conn = await driver(session)
+            conn.add_log_listener(lambda _conn, message: logged.append(message.message))
+            for setting in AUTO_EXPLAIN:
+                await conn.execute(setting)
+            params = {"statuses": OPEN_STATUSES, "as_of": as_of, "size": batch_size}
+            claim = await session.execute(sweep_sql._CLAIM, {**params, "after": uuid.UUID(int=0)})
+            ids = list(claim.scalars())
+            logged.clear()
+            await sweep_sql.sweep_batch(session, ids, as_of)
+            await session.rollback()
+    finally:
+        await engine.dispose()
+    print(f"   EXPLAIN ANALYZE of the first batch ({len(ids):,} plans, rolled back):")
+    for message in logged:
+        lines = message.splitlines()
+        # The plan starts at its first node, the first line with costs; the query text before.
+        start = next((n for n, line in enumerate(lines) if "(cost=" in line), len(lines))
+        query = " ".join(" ".join(lines[:start]).split()).partition("Query Text: ")[2]
+        if "typeinfo_tree" in query or "set_config('jit'" in query:
+            continue  # asyncpg's own introspection
+        plan = [line for line in lines[start:] if not line.startswith("Trigger")]
+        triggers = [line for line in lines[start:] if line.startswith("Trigger")]
+        print(f"   -- {lines[0].partition('  plan:')[0]}: {query[:90]}")
+        for line in plan[:EXPLAIN_LINES] + triggers:
+            print(f"      {line[:150]}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,27 +403,38 @@ async def _child(url: str, as_of: date, batch_size: int) -> dict[str, Any]:
     engine = create_engine(url, Settings(log_level="warning"))
     spent: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     started_at: list[float] = []
+    recording = False
 
+    def note(statement: str, seconds: float) -> None:
+        if recording:
+            entry = spent[" ".join(statement.split())[:70]]
+            entry[0] += 1
+            entry[1] += seconds
+
+    # Statements through SQLAlchemy, and those sent on its asyncpg connection directly.
     def before(*_: Any) -> None:
         started_at.append(time.perf_counter())
 
     def after(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        entry = spent[" ".join(statement.split())[:70]]
-        entry[0] += 1
-        entry[1] += time.perf_counter() - started_at.pop()
+        note(statement, time.perf_counter() - started_at.pop())
 
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        logged = dbapi_connection.driver_connection
+        logged.add_query_logger(lambda query: note(query.query, query.elapsed))
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    event.listen(engine.sync_engine, "after_cursor_execute", after)
     try:
         async with engine.connect() as conn:  # the first connection is in the baseline
             await conn.exec_driver_sql("SELECT count(*) FROM installments")
-        event.listen(engine.sync_engine, "before_cursor_execute", before)
-        event.listen(engine.sync_engine, "after_cursor_execute", after)
         baseline = _max_rss_mib()
+        recording = True
         started = time.perf_counter()
         report = await sweep(create_sessionmaker(engine), as_of, batch_size=batch_size)
         elapsed = time.perf_counter() - started
+        recording = False
         peak = _max_rss_mib()
-        event.remove(engine.sync_engine, "before_cursor_execute", before)
-        event.remove(engine.sync_engine, "after_cursor_execute", after)
         async with engine.connect() as conn:
             rows = (await conn.exec_driver_sql(STATUS_COUNTS)).all()
     finally:

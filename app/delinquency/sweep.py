@@ -1,17 +1,17 @@
 """The sweep: moves every open plan to a business date D, in batches.
 
 Per batch, in one transaction holding the batch's row locks (taken with SKIP LOCKED, so several
-workers share the work and a plan a payment is holding is simply left to the next pass): late
-fees due by D, installment statuses, the reminder ladder, delinquency, then the mark
-`swept_through = D`. Every step is idempotent (late fees and reminders have unique keys; status
-and delinquency are recomputed from the data), so a crash between batches loses nothing and a
-second run for the same D finds nothing to do.
+workers share the work and a plan a payment is holding is simply left to the next pass): the late
+fees due by D with their events; then one statement that adds those fees to the installments in
+the same row write as their statuses, and recomputes delinquency in the same row write as the
+mark `swept_through = D`; then the reminder ladder. Every step is idempotent (late fees and
+reminders have unique keys; status and delinquency are recomputed from the data), so a crash
+between batches loses nothing and a second run for the same D finds nothing to do.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -20,18 +20,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, text
+import asyncpg
+from sqlalchemy import String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.types import BigInteger, Date, Uuid
+from sqlalchemy.types import Date, Uuid
 
 from app.db import driver
-from app.delinquency.service import refresh
+from app.delinquency.service import LateFeeSteps, refresh_swept
 from app.engine.late_fees import FeeContext, LateFeePolicy, fee_for_step, steps_reached
-from app.models import uuid7
 
 OPEN_STATUSES = ["pending", "active", "defaulted"]
-_IDS = bindparam("ids", type_=ARRAY(Uuid))
 _AS_OF = bindparam("as_of", type_=Date)
 
 # `after` walks the plans in id order, so a claim never rereads plans this run already swept.
@@ -46,132 +45,74 @@ _CLAIM = text(
     """
 ).bindparams(bindparam("statuses", type_=ARRAY(String)), _AS_OF, bindparam("after", type_=Uuid))
 
-# Installments past their grace with something overdue and a step not yet assessed.
-_LATE_CANDIDATES = text(
-    """
-    WITH batch AS MATERIALIZED (
+# Installments past their grace with something overdue and a step not yet assessed (the steps
+# assessed come as bits, step n as bit n - 1), with what their plan carries in late fees already
+# (over all its installments: they hold the running totals). The policies come from _POLICIES,
+# once per product version rather than once per row. The installments come from one scan of
+# their plan_id index for the whole batch (see app.delinquency.service._REFRESH).
+_LATE_CANDIDATES = """
+    WITH candidate_plans AS MATERIALIZED (
         SELECT p.id, p.merchant_id, p.customer_id, p.amount, p.schedule_version,
-            p.product_id, p.product_version, v.definition -> 'late_fees' AS policy,
+            p.product_id, p.product_version,
             coalesce((v.definition -> 'late_fees' ->> 'grace_days')::int, 0) AS grace,
             CASE WHEN jsonb_typeof(v.definition -> 'late_fees' -> 'second_fee') = 'object'
                  THEN 2 ELSE 1 END AS steps
         FROM plans AS p
         JOIN product_versions AS v ON v.product_id = p.product_id AND v.version = p.product_version
-        WHERE p.id = ANY(:ids) AND jsonb_typeof(v.definition -> 'late_fees') = 'object'
+        WHERE p.id = ANY($1::uuid[]) AND jsonb_typeof(v.definition -> 'late_fees') = 'object'
+    ), batch_installments AS MATERIALIZED (
+        SELECT id, plan_id, schedule_version, due_date, principal, interest, fee, late_fee,
+            paid_principal, paid_interest, paid_fee,
+            sum(late_fee) OVER (PARTITION BY plan_id) AS on_plan
+        FROM installments WHERE plan_id = ANY($1::uuid[])
     )
-    SELECT c.* FROM (
-        SELECT i.id, b.id AS plan_id, b.merchant_id, b.customer_id, b.amount AS plan_amount,
-            i.due_date, b.steps,
-            i.principal + i.interest + i.fee - i.paid_principal - i.paid_interest - i.paid_fee
-                AS overdue,
-            i.late_fee AS on_installment, b.policy, b.product_id, b.product_version,
-            coalesce((SELECT array_agg(f.step) FROM late_fees AS f WHERE f.installment_id = i.id),
-                     '{}') AS steps_done
-        FROM batch AS b
-        JOIN installments AS i ON i.plan_id = b.id AND i.schedule_version = b.schedule_version
-        WHERE i.due_date < :as_of - b.grace
-          AND i.principal + i.interest + i.fee > i.paid_principal + i.paid_interest + i.paid_fee
-    ) AS c
-    WHERE cardinality(c.steps_done) < c.steps
-    ORDER BY c.plan_id, c.due_date
+    SELECT i.id, b.id AS plan_id, b.merchant_id, b.customer_id, b.amount AS plan_amount,
+        i.due_date,
+        i.principal + i.interest + i.fee - i.paid_principal - i.paid_interest - i.paid_fee
+            AS overdue,
+        i.late_fee AS on_installment, i.on_plan::bigint, b.product_id, b.product_version,
+        f.done AS steps_done
+    FROM candidate_plans AS b
+    JOIN batch_installments AS i
+      ON i.plan_id = b.id AND i.schedule_version = b.schedule_version
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n, coalesce(bit_or(1 << (f.step - 1)), 0) AS done
+        FROM late_fees AS f WHERE f.installment_id = i.id
+    ) AS f
+    WHERE i.due_date + b.grace < $2::date
+      AND i.principal + i.interest + i.fee > i.paid_principal + i.paid_interest + i.paid_fee
+      AND f.n < b.steps
+    ORDER BY b.id, i.due_date
     """
-).bindparams(_IDS, _AS_OF)
 
-_INSERT_LATE_FEES = text(
+_POLICIES = """
+    SELECT v.product_id, v.version, v.definition -> 'late_fees'
+    FROM product_versions AS v
+    JOIN unnest($1::uuid[], $2::int[]) AS k(product_id, version)
+      ON k.product_id = v.product_id AND k.version = v.version
     """
-    INSERT INTO late_fees
-        (id, merchant_id, customer_id, plan_id, installment_id, step, amount, assessed_on)
-    SELECT * FROM unnest(:id, :merchant_id, :customer_id, :plan_id, :installment_id, :step,
-                         :amount, :assessed_on)
-    ON CONFLICT DO NOTHING
-    """
-).bindparams(
-    bindparam("id", type_=ARRAY(Uuid)),
-    bindparam("merchant_id", type_=ARRAY(Uuid)),
-    bindparam("customer_id", type_=ARRAY(String)),
-    bindparam("plan_id", type_=ARRAY(Uuid)),
-    bindparam("installment_id", type_=ARRAY(Uuid)),
-    bindparam("step", type_=ARRAY(Integer)),
-    bindparam("amount", type_=ARRAY(BigInteger)),
-    bindparam("assessed_on", type_=ARRAY(Date)),
-)
 
-_INSERT_FEE_EVENTS = text(
-    """
-    INSERT INTO events (merchant_id, plan_id, type, effective_date, data)
-    SELECT m, p, 'late_fee.assessed', d, x::jsonb
-    FROM unnest(:merchant_id, :plan_id, :effective_date, :data) AS t(m, p, d, x)
-    """
-).bindparams(
-    bindparam("merchant_id", type_=ARRAY(Uuid)),
-    bindparam("plan_id", type_=ARRAY(Uuid)),
-    bindparam("effective_date", type_=ARRAY(Date)),
-    bindparam("data", type_=ARRAY(String)),
-)
-
-# What each plan carries in late fees already (the installments hold the running totals).
-_ON_PLANS = text(
-    "SELECT plan_id, sum(late_fee)::bigint FROM installments WHERE plan_id = ANY(:ids)"
-    " GROUP BY plan_id"
-).bindparams(_IDS)
-
-_ON_CUSTOMERS = text(
-    """
-    SELECT f.merchant_id, f.customer_id, sum(f.amount)::bigint FROM late_fees AS f
-    JOIN unnest(:merchants, :customers) AS c(merchant_id, customer_id)
-      ON c.merchant_id = f.merchant_id AND c.customer_id = f.customer_id
-    WHERE f.assessed_on > :since
-    GROUP BY f.merchant_id, f.customer_id
-    """
-).bindparams(
-    bindparam("merchants", type_=ARRAY(Uuid)),
-    bindparam("customers", type_=ARRAY(String)),
-    bindparam("since", type_=Date),
-)
-
-_ADD_LATE_FEES = text(
-    """
-    UPDATE installments AS i SET late_fee = i.late_fee + v.amount
-    FROM unnest(:ids, :amounts) AS v(id, amount)
-    WHERE i.id = v.id
-    """
-).bindparams(_IDS, bindparam("amounts", type_=ARRAY(BigInteger)))
-
-_REMINDERS = text(
-    """
-    WITH batch AS MATERIALIZED (
-        SELECT p.id, p.schedule_version, v.definition -> 'reminder_days' AS ladder
+# A customer's late fees of the last 12 months, through their plans (the merchant_id,
+# customer_id index) and the plans' installments: a few index probes per customer.
+_ON_CUSTOMERS = """
+    SELECT c.merchant_id, c.customer_id, t.total
+    FROM unnest($1::uuid[], $2::text[]) AS c(merchant_id, customer_id)
+    CROSS JOIN LATERAL (
+        SELECT sum(f.amount)::bigint AS total
         FROM plans AS p
-        JOIN product_versions AS v ON v.product_id = p.product_id AND v.version = p.product_version
-        WHERE p.id = ANY(:ids)
-    ), ladder AS (
-        SELECT i.id AS installment_id, i.merchant_id, i.plan_id, i.sequence, i.due_date,
-            i.amount + i.late_fee - i.amount_paid AS owed,
-            (SELECT max(o::int) FROM jsonb_array_elements_text(b.ladder) AS o
-              WHERE i.due_date + o::int <= :as_of) AS rung
-        FROM batch AS b
-        JOIN installments AS i ON i.plan_id = b.id AND i.schedule_version = b.schedule_version
-        WHERE i.amount + i.late_fee - i.amount_paid > 0
-    ), sent AS (
-        INSERT INTO reminders (installment_id, offset_days, merchant_id, plan_id, sent_on)
-        SELECT installment_id, rung, merchant_id, plan_id, :as_of FROM ladder
-        WHERE rung IS NOT NULL
-        ON CONFLICT DO NOTHING
-        RETURNING installment_id, offset_days
-    )
-    INSERT INTO events (merchant_id, plan_id, type, effective_date, data)
-    SELECT l.merchant_id, l.plan_id,
-        CASE WHEN s.offset_days < 0 THEN 'installment.upcoming'
-             WHEN s.offset_days = 0 THEN 'installment.due'
-             ELSE 'installment.overdue' END,
-        :as_of,
-        jsonb_build_object('installment_id', l.installment_id, 'sequence', l.sequence,
-                           'due_date', l.due_date, 'amount_due', l.owed,
-                           'days_from_due', s.offset_days)
-    FROM sent AS s JOIN ladder AS l ON l.installment_id = s.installment_id
-    ORDER BY l.plan_id, l.sequence
+        JOIN installments AS i ON i.plan_id = p.id
+        JOIN late_fees AS f ON f.installment_id = i.id
+        WHERE p.merchant_id = c.merchant_id AND p.customer_id = c.customer_id
+          AND f.assessed_on > $3::date
+    ) AS t
+    WHERE t.total IS NOT NULL
     """
-).bindparams(_IDS, _AS_OF)
+
+# Each statement of a batch is planned for the batch's own arrays. A generic plan (what a
+# prepared statement gets from its sixth run on) takes every array for 10 elements, and its nested
+# loops over the batch's sets then grow with the square of the batch size. A batch's sorts (of
+# its events, some 25,000 rows) fit in memory.
+_BATCH_SETTINGS = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL work_mem = '64MB'"
 
 _LEFT = text(
     """
@@ -179,10 +120,6 @@ _LEFT = text(
     WHERE status = ANY(:statuses) AND (swept_through IS NULL OR swept_through < :as_of)
     """
 ).bindparams(bindparam("statuses", type_=ARRAY(String)), _AS_OF)
-
-_MARK = text("UPDATE plans SET swept_through = :as_of WHERE id = ANY(:ids)").bindparams(
-    _IDS, _AS_OF
-)
 
 
 @dataclass
@@ -234,101 +171,104 @@ def step_date(policy: LateFeePolicy, due_date: date, step: int) -> date:
 
 
 async def assess_late_fees(
-    session: AsyncSession, plan_ids: Sequence[uuid.UUID], as_of: date
-) -> tuple[int, dict[uuid.UUID, int]]:
-    """Assess every late-fee step reached by `as_of` and not yet assessed, with its event.
-
-    Returns how many fees were charged and the amount per installment.
-    """
-    rows = (await session.execute(_LATE_CANDIDATES, {"ids": list(plan_ids), "as_of": as_of})).all()
+    conn: asyncpg.Connection, plan_ids: Sequence[uuid.UUID], as_of: date
+) -> LateFeeSteps:
+    """Every late-fee step reached by `as_of` and not yet assessed, with its amount; the status
+    pass (`refresh_swept`) records them."""
+    fees = LateFeeSteps()
+    rows = await conn.fetch(_LATE_CANDIDATES, list(plan_ids), as_of)
     if not rows:
-        return 0, {}
-    plans = list({r.plan_id for r in rows})
-    on_plan: dict[uuid.UUID, int] = defaultdict(int)
-    on_plan.update({r[0]: r[1] for r in (await session.execute(_ON_PLANS, {"ids": plans})).all()})
-    customers = sorted({(r.merchant_id, r.customer_id) for r in rows})
+        return fees
+    versions = sorted({(r["product_id"], r["product_version"]) for r in rows})
+    products, numbers = [p for p, _ in versions], [v for _, v in versions]
+    policies = {
+        (product_id, version): policy_from_product(raw)
+        for product_id, version, raw in await conn.fetch(_POLICIES, products, numbers)
+    }
     on_customer: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
-    for merchant_id, customer_id, total in await session.execute(
-        _ON_CUSTOMERS,
-        {
-            "merchants": [m for m, _ in customers],
-            "customers": [c for _, c in customers],
-            "since": as_of - timedelta(days=365),
-        },
-    ):
-        on_customer[(merchant_id, customer_id)] = total
-    new_fees: dict[str, list[Any]] = defaultdict(list)
-    new_events: dict[str, list[Any]] = defaultdict(list)
-    added: dict[uuid.UUID, int] = defaultdict(int)
-    policies: dict[tuple[uuid.UUID, int], LateFeePolicy] = {}
-    for row in rows:
-        version = (row.product_id, row.product_version)
-        if (policy := policies.get(version)) is None:
-            policy = policies[version] = policy_from_product(row.policy)
-        customer = (row.merchant_id, row.customer_id)
-        for step in steps_reached(policy, row.due_date, as_of):
-            if step in row.steps_done:
+    # Only a cap per customer needs their 12 months of late fees.
+    if any(p.cap_per_customer_12_months is not None for p in policies.values()):
+        customers = sorted({(r["merchant_id"], r["customer_id"]) for r in rows})
+        merchants, references = [m for m, _ in customers], [c for _, c in customers]
+        since = as_of - timedelta(days=365)
+        for merchant_id, customer_id, total in await conn.fetch(
+            _ON_CUSTOMERS, merchants, references, since
+        ):
+            on_customer[(merchant_id, customer_id)] = total
+    installment_ids, steps, amounts, reached = (
+        fees.installment_id.append,
+        fees.step.append,
+        fees.amount.append,
+        fees.reached_on.append,
+    )
+    # The engine's answers for the inputs seen so far in this batch (a book repeats them).
+    fee_of: dict[tuple[Any, ...], int] = {}
+    day_of: dict[tuple[Any, ...], date] = {}
+    plan, on_plan = None, 0
+    # One row per installment, in plan and due-date order: the sweep's hottest Python.
+    for (
+        installment_id,
+        plan_id,
+        merchant_id,
+        customer_id,
+        plan_amount,
+        due_date,
+        overdue,
+        on_installment,
+        plan_total,
+        product_id,
+        product_version,
+        steps_done,
+    ) in rows:
+        if plan_id != plan:
+            plan, on_plan = plan_id, plan_total
+        version = (product_id, product_version)
+        policy = policies[version]
+        customer = (merchant_id, customer_id)
+        added = 0
+        for step in steps_reached(policy, due_date, as_of):
+            if steps_done >> (step - 1) & 1:
                 continue
-            fee = fee_for_step(
-                policy,
-                step,
-                FeeContext(
-                    overdue=row.overdue,
-                    plan_amount=row.plan_amount,
-                    on_installment=row.on_installment + added[row.id],
-                    on_plan=on_plan[row.plan_id],
-                    on_customer_12_months=on_customer[customer],
-                ),
-            )
-            reached = step_date(policy, row.due_date, step)
-            for column, value in (
-                ("id", uuid7()),
-                ("merchant_id", row.merchant_id),
-                ("customer_id", row.customer_id),
-                ("plan_id", row.plan_id),
-                ("installment_id", row.id),
-                ("step", step),
-                ("amount", fee),
-                ("assessed_on", reached),
-            ):
-                new_fees[column].append(value)
-            added[row.id] += fee
-            on_plan[row.plan_id] += fee
+            so_far, by_customer = on_installment + added, on_customer[customer]
+            key = (version, step, overdue, plan_amount, so_far, on_plan, by_customer)
+            if (fee := fee_of.get(key)) is None:
+                context = FeeContext(
+                    overdue=overdue,
+                    plan_amount=plan_amount,
+                    on_installment=so_far,
+                    on_plan=on_plan,
+                    on_customer_12_months=by_customer,
+                )
+                fee = fee_of[key] = fee_for_step(policy, step, context)
+            if (day := day_of.get(when := (version, step, due_date))) is None:
+                day = day_of[when] = step_date(policy, due_date, step)
+            installment_ids(installment_id)
+            steps(step)
+            amounts(fee)
+            reached(day)
+            added += fee
+            on_plan += fee
             on_customer[customer] += fee
-            if fee:
-                data = {"installment_id": str(row.id), "step": step, "amount": fee}
-                new_events["merchant_id"].append(row.merchant_id)
-                new_events["plan_id"].append(row.plan_id)
-                new_events["effective_date"].append(reached)
-                new_events["data"].append(json.dumps(data))
-    if not new_fees:
-        return 0, {}
-    # Steps whose caps left nothing are still recorded (amount 0), so they are never retried.
-    await session.execute(_INSERT_LATE_FEES, new_fees)
-    if new_events:
-        await session.execute(_INSERT_FEE_EVENTS, new_events)
-    charged = {k: v for k, v in added.items() if v}
-    if charged:
-        await session.execute(
-            _ADD_LATE_FEES, {"ids": list(charged), "amounts": list(charged.values())}
-        )
-    return sum(1 for amount in new_fees["amount"] if amount), charged
+    return fees
 
 
 async def sweep_batch(
     session: AsyncSession, plan_ids: Sequence[uuid.UUID], as_of: date
 ) -> SweepReport:
     """Bring these (locked) plans to `as_of`."""
-    report = SweepReport(as_of=as_of, batches=1, plans=len(plan_ids))
-    report.late_fees, charged = await assess_late_fees(session, plan_ids, as_of)
-    report.late_fee_amount = sum(charged.values())
-    params = {"ids": list(plan_ids), "as_of": as_of}
-    # Statuses before the ladder, which reads what is owed.
-    report.delinquency_events = await refresh(await driver(session), plan_ids, as_of)
-    reminders = await session.execute(_REMINDERS, params)
-    report.reminders = reminders.rowcount  # type: ignore[attr-defined]
-    await session.execute(_MARK, params)
-    return report
+    conn = await driver(session)
+    await conn.execute(_BATCH_SETTINGS)
+    fees = await assess_late_fees(conn, plan_ids, as_of)
+    delinquency_events, reminders = await refresh_swept(conn, plan_ids, as_of, fees)
+    return SweepReport(
+        as_of=as_of,
+        batches=1,
+        plans=len(plan_ids),
+        late_fees=sum(1 for amount in fees.amount if amount),
+        late_fee_amount=sum(fees.amount),
+        reminders=reminders,
+        delinquency_events=delinquency_events,
+    )
 
 
 async def sweep(

@@ -3,28 +3,26 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, CreatedAt, Money, uuid7
+from app.models.base import Base, CreatedAt, Money
 
 
+# Neither table has foreign keys, on purpose: only the sweep writes them, from installments it
+# reads in the same transaction under their plan's lock (installments are never deleted), and a
+# key's check per row was much of a catch-up sweep's time (migration 0004).
 class LateFee(CreatedAt, Base):
-    """One step of the late-fee policy on one installment: assessed at most once, by the unique
+    """One step of the late-fee policy on one installment: assessed at most once, by the primary
     key, however often the sweep runs."""
 
     __tablename__ = "late_fees"
-    __table_args__ = (
-        UniqueConstraint("installment_id", "step"),
-        Index(None, "merchant_id", "customer_id", "assessed_on"),
-    )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    installment_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    step: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[uuid.UUID]
     customer_id: Mapped[str] = mapped_column(String(200))
-    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id"))
-    installment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("installments.id"))
-    step: Mapped[int]
+    plan_id: Mapped[uuid.UUID]
     amount: Mapped[Money]
     assessed_on: Mapped[date]
 
@@ -34,9 +32,7 @@ class Reminder(CreatedAt, Base):
 
     __tablename__ = "reminders"
 
-    installment_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("installments.id"), primary_key=True
-    )
+    installment_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     offset_days: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[uuid.UUID]
     plan_id: Mapped[uuid.UUID]
