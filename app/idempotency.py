@@ -55,13 +55,21 @@ def fingerprint(request: Request, body: BaseModel | None) -> bytes:
     return hashlib.sha256(canonical.encode()).digest()
 
 
+# The claim also takes the advisory lock $5 (hashtextextended), when given, once the key is
+# ours: a request that must serialize with others (plan creation, per customer) saves the round
+# trip of taking it alone.
 _CLAIM = """
-    INSERT INTO idempotency_keys
-        (merchant_id, key, request_hash, response_status, response_body, expires_at)
-    VALUES ($1, $2, $3, 0, '', $4)
-    ON CONFLICT DO NOTHING
-    RETURNING key
+    WITH claimed AS (
+        INSERT INTO idempotency_keys
+            (merchant_id, key, request_hash, response_status, response_body, expires_at)
+        VALUES ($1, $2, $3, 0, '', $4)
+        ON CONFLICT DO NOTHING
+        RETURNING key
+    )
+    SELECT key, $5::text IS NULL OR pg_advisory_xact_lock(hashtextextended($5, 0)) IS NULL
+    FROM claimed
 """
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 _FIRST = """
     SELECT request_hash, response_status, response_body, expires_at FROM idempotency_keys
     WHERE merchant_id = $1 AND key = $2
@@ -88,11 +96,12 @@ async def _claim(
     key: str,
     digest: bytes,
     settings: Settings,
+    lock: str | None,
 ) -> Response | None:
     now = clock.now()
     expires = now + timedelta(hours=settings.idempotency_ttl_hours)
     try:
-        claimed = await conn.fetchval(_CLAIM, merchant_id, key, digest, expires)
+        claimed = await conn.fetchval(_CLAIM, merchant_id, key, digest, expires, lock)
     except asyncpg.LockNotAvailableError as exc:
         raise Problem(
             409,
@@ -105,11 +114,11 @@ async def _claim(
         return None
     row = await conn.fetchrow(_FIRST, merchant_id, key)
     if row is None:  # the twin rolled back, or the key was purged, since the claim saw it
-        return await _claim(conn, merchant_id, key, digest, settings)
+        return await _claim(conn, merchant_id, key, digest, settings, lock)
     if row["expires_at"] < now:
         # Past its time: forget it and claim the key afresh (rare, so kept off the common path).
         await conn.execute(_FORGET, merchant_id, key)
-        return await _claim(conn, merchant_id, key, digest, settings)
+        return await _claim(conn, merchant_id, key, digest, settings, lock)
     if row["request_hash"] != digest:
         raise Problem(
             422,
@@ -145,14 +154,20 @@ async def idempotent(
     body: BaseModel | None,
     status_code: int,
     work: Callable[[Answer], Awaitable[BaseModel]],
+    *,
+    lock: str | None = None,
 ) -> Response:
-    """Run `work` once per key; store its answer with it in the same transaction."""
+    """Run `work` once per key; store its answer with it in the same transaction. `lock`: an
+    advisory lock (hashtextextended) to hold before the work runs."""
     answer = Answer(merchant_id, key, status_code)
     if key is not None:
         settings: Settings = request.app.state.settings
-        replay = await _claim(conn, merchant_id, key, fingerprint(request, body), settings)
+        digest = fingerprint(request, body)
+        replay = await _claim(conn, merchant_id, key, digest, settings, lock)
         if replay is not None:
             return replay
+    elif lock is not None:
+        await conn.execute(_LOCK, lock)
     result = await work(answer)
     if answer.body is not None:  # the work stored it
         return Response(answer.body, status_code=status_code, media_type="application/json")

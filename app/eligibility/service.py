@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,13 +23,36 @@ BAD_STANDING_STATES = ("delinquent", "default")
 BAD_STANDING_STATUSES = ("defaulted", "charged_off")
 
 
-_HISTORY = """
+@dataclass(frozen=True, slots=True)
+class History:
+    """The customer's plans here, as the eligibility rules count them."""
+
+    open_plans: int
+    recent_plans: int
+    bad_plans: int
+
+
+# The customer's history: $1 merchant, $2 customer, then `history_args()`. A statement that
+# wants it too (plan creation) embeds it with the same parameters.
+HISTORY_SQL = """
     SELECT
-        count(*) FILTER (WHERE status = ANY($3)),
-        count(*) FILTER (WHERE start_date > $4 AND status <> 'cancelled'),
-        count(*) FILTER (WHERE delinquency_state = ANY($5) OR status = ANY($6))
+        count(*) FILTER (WHERE status = ANY($3::text[])) AS open_plans,
+        count(*) FILTER (WHERE start_date > $4::date AND status <> 'cancelled') AS recent_plans,
+        count(*) FILTER (WHERE delinquency_state = ANY($5::text[]) OR status = ANY($6::text[]))
+            AS bad_plans
     FROM plans WHERE merchant_id = $1 AND customer_id = $2
 """
+
+
+def history_args() -> tuple[list[str], date, list[str], list[str]]:
+    year_ago = clock.today() - timedelta(days=365)
+    return list(OPEN_STATUSES), year_ago, list(BAD_STANDING_STATES), list(BAD_STANDING_STATUSES)
+
+
+async def history(conn: asyncpg.Connection, merchant_id: uuid.UUID, customer_id: str) -> History:
+    row = await conn.fetchrow(HISTORY_SQL, merchant_id, customer_id, *history_args())
+    assert row is not None  # an aggregate always has its one row
+    return History(*row)
 
 
 def reads_history(rules: EligibilityRules) -> bool:
@@ -45,14 +69,10 @@ def customer_lock(merchant_id: uuid.UUID, customer_id: str) -> str:
     return f"customer:{merchant_id}:{customer_id}"
 
 
-async def reasons_against(
-    conn: asyncpg.Connection,
-    merchant_id: uuid.UUID,
-    customer_id: str,
-    definition: ProductDefinition,
-    amount: int,
-    currency: str,
+def reasons_against(
+    definition: ProductDefinition, amount: int, currency: str, past: History | None
 ) -> list[Reason]:
+    """Why the customer may not have this credit; `past` is read when `reads_history`."""
     reasons: list[Reason] = []
     if currency != definition.currency:
         reasons.append(
@@ -80,19 +100,9 @@ async def reasons_against(
             Reason(code="no_offer_for_amount", message="No offer of this product fits the amount")
         )
     rules = definition.eligibility
-    if not reads_history(rules):
+    if past is None or not reads_history(rules):
         return reasons
-    history = await conn.fetchrow(
-        _HISTORY,
-        merchant_id,
-        customer_id,
-        list(OPEN_STATUSES),
-        clock.today() - timedelta(days=365),
-        list(BAD_STANDING_STATES),
-        list(BAD_STANDING_STATUSES),
-    )
-    assert history is not None  # an aggregate always has its one row
-    open_plans, recent_plans, bad_plans = history
+    open_plans, recent_plans, bad_plans = past.open_plans, past.recent_plans, past.bad_plans
     limit = rules.max_active_plans_per_customer
     if limit is not None and open_plans >= limit:
         reasons.append(
@@ -136,9 +146,10 @@ async def check(
     conn = await driver(session)
     product = await current_definition(conn, merchant_id, request.product_id)
     definition = product.definition
-    reasons = await reasons_against(
-        conn, merchant_id, request.customer_id, definition, request.amount, request.currency
-    )
+    past = None
+    if reads_history(definition.eligibility):
+        past = await history(conn, merchant_id, request.customer_id)
+    reasons = reasons_against(definition, request.amount, request.currency, past)
     if reasons:
         return EligibilityResult(eligible=False, reasons=reasons, offers=[])
     return EligibilityResult(

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from app.agreements import service as agreements
 from app.auth import MerchantId
 from app.db import Connection, Session, driver
+from app.eligibility.service import customer_lock
 from app.errors import problem_responses
 from app.events.schemas import EventList
 from app.idempotency import Answer, KeyHeader, OptionalKeyHeader, idempotent
@@ -51,6 +52,7 @@ async def create_plan(
         body,
         201,
         lambda answer: service.create_plan(conn, merchant_id, body, answer),
+        lock=customer_lock(merchant_id, body.customer_id),
     )
 
 

@@ -11,25 +11,31 @@ from decimal import Decimal
 
 import asyncpg
 
-from app.eligibility.service import customer_lock
+from app.eligibility.service import HISTORY_SQL, History, history_args
 from app.errors import not_found
 from app.idempotency import Answer
 from app.plans.schemas import PlanOut
 from app.products.service import VersionedProduct, definition_of
 
-# What making a plan reads: the product's current version, the merchant's name (for the
-# agreement); and it takes the customer's lock (eligibility.customer_lock) before the
-# eligibility rules read their history in a later statement, so that read sees every plan
-# committed before the lock was had.
-_PRODUCT = """
-    SELECT v.version, v.definition::text, m.name,
-        pg_advisory_xact_lock(hashtextextended($3, 0)) IS NULL AS locked
+# What making a plan reads, in one statement: the product's current version ($7), the
+# merchant's name (for the agreement) and the customer's history for the eligibility rules
+# (eligibility.HISTORY_SQL, $1-$6). The caller holds the customer's lock
+# (eligibility.customer_lock), taken in an earlier statement, so the history sees every plan
+# committed before it.
+_READ = "".join(
+    (
+        """
+    SELECT v.version, v.definition::text, m.name, h.open_plans, h.recent_plans, h.bad_plans
     FROM products AS p
     JOIN product_versions AS v ON v.product_id = p.id AND v.version = p.current_version
     JOIN merchants AS m ON m.id = p.merchant_id
-    WHERE p.id = $1 AND p.merchant_id = $2
-"""
-
+    CROSS JOIN (""",
+        HISTORY_SQL,
+        """) AS h
+    WHERE p.id = $7 AND p.merchant_id = $1
+""",
+    )
+)
 # The plan, its schedule lines, its agreement and its events. The foreign keys of the lines and
 # the agreement are checked at the end of the statement, when the plan row exists.
 _INSERT = """
@@ -62,18 +68,16 @@ ORDER BY e.n
 """
 
 
-async def product_for_plan(
+async def read_for_plan(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, product_id: uuid.UUID, customer_id: str
-) -> tuple[VersionedProduct, str]:
-    """The product's current version and the merchant's name, under the customer's lock."""
-    lock = customer_lock(merchant_id, customer_id)
-    row = await conn.fetchrow(_PRODUCT, product_id, merchant_id, lock)
+) -> tuple[VersionedProduct, str, History]:
+    """The product's current version, the merchant's name and the customer's history."""
+    row = await conn.fetchrow(_READ, merchant_id, customer_id, *history_args(), product_id)
     if row is None:
         raise not_found("product")
-    version, raw, merchant_name, _ = row
-    return VersionedProduct(
-        product_id, version, definition_of(product_id, version, raw)
-    ), merchant_name
+    version, raw, merchant_name, *counts = row
+    definition = definition_of(product_id, version, raw)
+    return VersionedProduct(product_id, version, definition), merchant_name, History(*counts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,15 +81,15 @@ def _new_installments(schedule: Schedule) -> list[InstallmentOut]:
 async def create_plan(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate, answer: Answer
 ) -> PlanOut:
-    product, merchant_name = await repository.product_for_plan(
+    """Make the plan. The caller holds the customer's lock (eligibility.customer_lock), so two
+    checkouts at once cannot both pass a limit."""
+    product, merchant_name, past = await repository.read_for_plan(
         conn, merchant_id, body.product_id, body.customer_id
     )
     definition = product.definition
     terms = _terms_for(definition, body)
     schedule = quotes.build(terms)
-    reasons = await reasons_against(
-        conn, merchant_id, body.customer_id, definition, body.amount, definition.currency
-    )
+    reasons = reasons_against(definition, body.amount, definition.currency, past)
     if reasons:
         raise not_eligible(reasons)
     active = schedule.deposit_amount == 0 and not definition.require_agreement
