@@ -1,8 +1,8 @@
 """The delinquency sweep on a large book: its time against one raw UPDATE, and its peak memory.
 
 Run from the repository root:  .venv/bin/python bench/sweep.py   (--help for flags)
-It takes about 11 minutes on the shared 2-core machine, because each sweep of the 1,000,000
-installments takes 4 to 5 minutes; `--batch-sizes 5000` or a smaller `--plans` shortens it.
+It takes about 3 minutes on the shared 2-core machine (each sweep of the 1,000,000 installments
+takes about a minute); `--batch-sizes 5000` (about 2 minutes) or a smaller `--plans` shortens it.
 
 Data: a separate database (created here, dropped at the end) on a throwaway embedded PostgreSQL
 (durability off), or on the server of DATABASE_URL when set; migrated with app.migrate.upgrade.

@@ -49,17 +49,20 @@ _CLAIM = text(
 # assessed come as bits, step n as bit n - 1), with what their plan carries in late fees already
 # (over all its installments: they hold the running totals). The policies come from _POLICIES,
 # once per product version rather than once per row. The installments come from one scan of
-# their plan_id index for the whole batch (see app.delinquency.service._REFRESH).
+# their plan_id index for the whole batch (see app.delinquency.service._REFRESH). Plans without
+# late fees are filtered after the join: PostgreSQL guesses that jsonb test keeps one product
+# version in 100, and that guess made it scan the batch's plans once per product version.
 _LATE_CANDIDATES = """
     WITH candidate_plans AS MATERIALIZED (
         SELECT p.id, p.merchant_id, p.customer_id, p.amount, p.schedule_version,
             p.product_id, p.product_version,
             coalesce((v.definition -> 'late_fees' ->> 'grace_days')::int, 0) AS grace,
             CASE WHEN jsonb_typeof(v.definition -> 'late_fees' -> 'second_fee') = 'object'
-                 THEN 2 ELSE 1 END AS steps
+                 THEN 2 ELSE 1 END AS steps,
+            jsonb_typeof(v.definition -> 'late_fees') = 'object' AS has_late_fees
         FROM plans AS p
         JOIN product_versions AS v ON v.product_id = p.product_id AND v.version = p.product_version
-        WHERE p.id = ANY($1::uuid[]) AND jsonb_typeof(v.definition -> 'late_fees') = 'object'
+        WHERE p.id = ANY($1::uuid[])
     ), batch_installments AS MATERIALIZED (
         SELECT id, plan_id, schedule_version, due_date, principal, interest, fee, late_fee,
             paid_principal, paid_interest, paid_fee,
@@ -79,7 +82,7 @@ _LATE_CANDIDATES = """
         SELECT count(*) AS n, coalesce(bit_or(1 << (f.step - 1)), 0) AS done
         FROM late_fees AS f WHERE f.installment_id = i.id
     ) AS f
-    WHERE i.due_date + b.grace < $2::date
+    WHERE b.has_late_fees AND i.due_date + b.grace < $2::date
       AND i.principal + i.interest + i.fee > i.paid_principal + i.paid_interest + i.paid_fee
       AND f.n < b.steps
     ORDER BY b.id, i.due_date
