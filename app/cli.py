@@ -65,7 +65,7 @@ def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable
     async def run(url: str) -> T:
         engine = create_engine(url, settings)
         try:
-            async with create_sessionmaker(engine, settings)() as session, session.begin():
+            async with create_sessionmaker(engine)() as session, session.begin():
                 return await work(session)
         finally:
             await engine.dispose()
@@ -107,7 +107,7 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
         engine = create_engine(url, settings)
         try:
             report = await sweep(
-                create_sessionmaker(engine, settings),
+                create_sessionmaker(engine),
                 as_of,
                 batch_size=args.batch_size,
                 progress=lambda r: print(f"  {r.line()}", file=sys.stderr, flush=True),

