@@ -28,6 +28,7 @@ near 100% the client, not the server, would be the limit. Any non-2xx response a
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -120,7 +121,7 @@ def bench_engine(http_terms: str) -> dict[str, float]:
     for name in TERMS:
         terms = engine_terms(name)
         engine.build_schedule(terms)  # fail before timing if the terms are refused
-        rates[name] = calls_per_second(lambda terms=terms: engine.build_schedule(terms))
+        rates[name] = calls_per_second(functools.partial(engine.build_schedule, terms))
     wire = Terms.model_validate(TERMS[http_terms])
     quote_rate = calls_per_second(lambda: service.quote(wire))
 
