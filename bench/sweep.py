@@ -436,7 +436,7 @@ async def _child(url: str, as_of: date, batch_size: int) -> dict[str, Any]:
         recording = False
         peak = _max_rss_mib()
         async with engine.connect() as conn:
-            rows = (await conn.exec_driver_sql(STATUS_COUNTS)).all()
+            rows = (await conn.exec_driver_sql(STATUS_COUNTS)).tuples().all()
     finally:
         await engine.dispose()
     return {
