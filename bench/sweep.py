@@ -445,7 +445,7 @@ async def _child(url: str, as_of: date, batch_size: int) -> dict[str, Any]:
         "peak_rss_delta_mib": peak - baseline,
         "report": report.line(),
         "left_behind": report.left_behind,
-        "statuses": {row[0]: row[1] for row in rows},
+        "statuses": {str(k): int(v) for k, v in (tuple(row) for row in rows)},
         "statements": sorted(((s, int(n), t) for s, (n, t) in spent.items()), key=lambda x: -x[2]),
     }
 
