@@ -38,8 +38,7 @@ async def create_payment(
     async def work(_: Answer) -> PaymentOut:
         return await service.apply_payment(
             conn,
-            merchant_id,
-            plan_id,
+            await service.lock(conn, merchant_id, plan_id),
             body.payment_id,
             body.amount,
             body.currency,

@@ -115,17 +115,21 @@ async def _already_paid(
     raise _reused(payment_id)
 
 
+async def lock(conn: asyncpg.Connection, merchant_id: uuid.UUID, plan_id: uuid.UUID) -> LockedPlan:
+    """The plan a payment is for, locked until the transaction ends (a 404 when not the
+    merchant's)."""
+    return await repository.lock_plan(conn, merchant_id, plan_id)
+
+
 async def apply_payment(
     conn: asyncpg.Connection,
-    merchant_id: uuid.UUID,
-    plan_id: uuid.UUID,
+    plan: LockedPlan,
     payment_id: str,
     amount: int,
     currency: str,
     paid_at: datetime,
     source: str,
 ) -> PaymentOut:
-    plan = await repository.lock_plan(conn, merchant_id, plan_id)
     if currency != plan.currency or plan.status == PlanStatus.CANCELLED:
         # Refused, unless it is a payment told before (the checks then ran the first time).
         if (told := await _already_paid(conn, plan, payment_id, amount, currency)) is not None:
@@ -183,8 +187,7 @@ async def apply_payment(
 
 async def record_failure(
     conn: asyncpg.Connection,
-    merchant_id: uuid.UUID,
-    plan_id: uuid.UUID,
+    plan: LockedPlan,
     payment_id: str,
     amount: int,
     currency: str,
@@ -193,7 +196,6 @@ async def record_failure(
     source: str,
 ) -> None:
     """A failed payment changes no balance; it is kept, and told as an event."""
-    plan = await repository.lock_plan(conn, merchant_id, plan_id)
     payment = await repository.insert_payment(
         conn,
         plan,
@@ -207,7 +209,7 @@ async def record_failure(
         uuid7(),
     )
     if payment is None:
-        existing = await repository.find_payment(conn, merchant_id, payment_id)
+        existing = await repository.find_payment(conn, plan.merchant_id, payment_id)
         assert existing is not None  # the insert met it
         if existing.status == PaymentStatus.FAILED and existing.plan_id == plan.id:
             return
@@ -219,15 +221,13 @@ async def record_failure(
 
 async def reverse_payment(
     conn: asyncpg.Connection,
-    merchant_id: uuid.UUID,
-    plan_id: uuid.UUID,
+    plan: LockedPlan,
     payment_id: str,
     amount: int,
     reason: str | None,
 ) -> None:
     """Re-open exactly what the payment had paid (and take back its credit)."""
-    plan = await repository.lock_plan(conn, merchant_id, plan_id)
-    payment = await repository.find_payment(conn, merchant_id, payment_id, lock=True)
+    payment = await repository.find_payment(conn, plan.merchant_id, payment_id, lock=True)
     if payment is None or payment.plan_id != plan.id:
         detail = f"No payment {payment_id!r} on this plan to reverse (yet)"
         raise validation_problem([field_problem("data.payment_id", detail, "unknown_payment")])
@@ -240,7 +240,7 @@ async def reverse_payment(
         raise validation_problem([field_problem("data.amount", detail, "partial_reversal")])
     movements = [
         Movement(m.installment_id, m.component, -m.amount)
-        for m in await repository.allocated(conn, merchant_id, payment.id)
+        for m in await repository.allocated(conn, plan.merchant_id, payment.id)
         if m.amount > 0
     ]
     lines, accepted = await repository.lines(conn, plan)

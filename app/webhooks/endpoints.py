@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 
 from app import clock
@@ -13,6 +13,7 @@ from app.db import Connection
 from app.errors import Problem, invalid_document, problem_responses
 from app.payments import service as payments
 from app.payments.schemas import PaymentEvent, WebhookAck
+from app.responses import json_response
 from app.security import webhook_secret
 from app.webhooks import repository
 from app.webhooks.signing import SignatureError, verify
@@ -49,7 +50,7 @@ async def payment_event(
     webhook_id: Annotated[str | None, Header()] = None,
     webhook_timestamp: Annotated[str | None, Header()] = None,
     webhook_signature: Annotated[str | None, Header()] = None,
-) -> WebhookAck:
+) -> Response:
     """Signed with the merchant's `webhook_secret`: `webhook-signature: v1,<base64 HMAC-SHA256
     of "{webhook-id}.{webhook-timestamp}.{body}">` (several space-separated while a secret
     rotates), the timestamp within 5 minutes. A bad signature is a 401 and nothing is stored.
@@ -86,14 +87,16 @@ async def payment_event(
             raise Problem(400, "malformed-json", "Malformed JSON", "The body is not JSON") from exc
         raise invalid_document(exc) from exc
     payload = body.decode()  # the signed bytes as received: the record of what the provider said
-    if not await repository.claim(conn, merchant, SOURCE, event.id, event.type, payload):
-        return WebhookAck(status="duplicate", event_id=event.id)
     data = event.data
+    claimed, plan = await repository.claim_and_lock(
+        conn, merchant, data.plan_id, SOURCE, event.id, event.type, payload
+    )
+    if not claimed:
+        return json_response(WebhookAck(status="duplicate", event_id=event.id))
     if event.type == "payment.succeeded":
         await payments.apply_payment(
             conn,
-            merchant,
-            data.plan_id,
+            plan,
             data.payment_id,
             data.amount,
             data.currency,
@@ -103,8 +106,7 @@ async def payment_event(
     elif event.type == "payment.failed":
         await payments.record_failure(
             conn,
-            merchant,
-            data.plan_id,
+            plan,
             data.payment_id,
             data.amount,
             data.currency,
@@ -113,7 +115,5 @@ async def payment_event(
             "webhook",
         )
     else:
-        await payments.reverse_payment(
-            conn, merchant, data.plan_id, data.payment_id, data.amount, data.failure_code
-        )
-    return WebhookAck(status="applied", event_id=event.id)
+        await payments.reverse_payment(conn, plan, data.payment_id, data.amount, data.failure_code)
+    return json_response(WebhookAck(status="applied", event_id=event.id))

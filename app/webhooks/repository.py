@@ -6,12 +6,22 @@ import uuid
 
 import asyncpg
 
+from app.errors import not_found
+from app.payments.repository import LockedPlan
+
 _SIGNING_VERSION = "SELECT webhook_secret_version FROM merchants WHERE id = $1"
-_CLAIM = """
-    INSERT INTO inbound_events (merchant_id, source, external_id, type, payload)
-    VALUES ($1, $2, $3, $4, $5::text::jsonb)
-    ON CONFLICT DO NOTHING
-    RETURNING external_id
+# The event stored once per merchant, source and id, and the plan it is for locked, at once.
+_CLAIM_AND_LOCK = """
+    WITH claimed AS (
+        INSERT INTO inbound_events (merchant_id, source, external_id, type, payload)
+        VALUES ($2, $3, $4, $5, $6::text::jsonb)
+        ON CONFLICT DO NOTHING
+        RETURNING external_id
+    )
+    SELECT EXISTS (SELECT FROM claimed), id, merchant_id, status, currency, credit_balance,
+        schedule_version, deposit_amount, requires_agreement
+    FROM plans WHERE id = $1 AND merchant_id = $2
+    FOR UPDATE
 """
 
 
@@ -21,14 +31,20 @@ async def secret_version(conn: asyncpg.Connection, merchant_id: uuid.UUID) -> in
     return version
 
 
-async def claim(
+async def claim_and_lock(
     conn: asyncpg.Connection,
     merchant_id: uuid.UUID,
+    plan_id: uuid.UUID,
     source: str,
     external_id: str,
     type_: str,
     payload: str,
-) -> bool:
-    """Store the event once per merchant, source and id: False when it was already stored."""
-    claimed = await conn.fetchval(_CLAIM, merchant_id, source, external_id, type_, payload)
-    return claimed is not None
+) -> tuple[bool, LockedPlan]:
+    """Store the event once per merchant, source and id (False: it was stored before) and lock
+    its plan, in one statement. An unknown plan is a 404, and the rollback forgets the event."""
+    row = await conn.fetchrow(
+        _CLAIM_AND_LOCK, plan_id, merchant_id, source, external_id, type_, payload
+    )
+    if row is None:
+        raise not_found("plan")
+    return row[0], LockedPlan(*row[1:])
