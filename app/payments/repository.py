@@ -27,6 +27,8 @@ class LockedPlan:
     schedule_version: int
     deposit_amount: int
     requires_agreement: bool
+    delinquency_state: str
+    days_past_due: int
 
 
 @dataclass(slots=True)
@@ -45,6 +47,7 @@ class Line:
     paid_interest: int
     paid_fee: int
     paid_late_fee: int
+    status: str
 
     @property
     def paid(self) -> int:
@@ -80,15 +83,19 @@ class Movement:
     amount: int
 
 
-_LOCK_PLAN = """
-    SELECT id, merchant_id, status, currency, credit_balance, schedule_version, deposit_amount,
-        requires_agreement
-    FROM plans WHERE id = $1 AND merchant_id = $2
-    FOR UPDATE
-"""
+# The columns of LockedPlan, in its order, for every statement that locks a plan for money.
+LOCKED_PLAN_COLUMNS = """id, merchant_id, status, currency, credit_balance, schedule_version,
+    deposit_amount, requires_agreement, delinquency_state, days_past_due"""
+_LOCK_PLAN = "".join(
+    (
+        "SELECT ",
+        LOCKED_PLAN_COLUMNS,
+        " FROM plans WHERE id = $1 AND merchant_id = $2 FOR UPDATE",
+    )
+)
 _LINES = """
     SELECT id, sequence, due_date, amount, principal, interest, fee, late_fee, paid_principal,
-        paid_interest, paid_fee, paid_late_fee,
+        paid_interest, paid_fee, paid_late_fee, status,
         EXISTS (SELECT FROM acceptances AS a WHERE a.merchant_id = $1 AND a.plan_id = $2)
     FROM installments WHERE merchant_id = $1 AND plan_id = $2 AND schedule_version = $3
     ORDER BY sequence

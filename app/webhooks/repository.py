@@ -7,22 +7,27 @@ import uuid
 import asyncpg
 
 from app.errors import not_found
-from app.payments.repository import LockedPlan
+from app.payments.repository import LOCKED_PLAN_COLUMNS, LockedPlan
 
 _SIGNING_VERSION = "SELECT webhook_secret_version FROM merchants WHERE id = $1"
 # The event stored once per merchant, source and id, and the plan it is for locked, at once.
-_CLAIM_AND_LOCK = """
+_CLAIM_AND_LOCK = "".join(
+    (
+        """
     WITH claimed AS (
         INSERT INTO inbound_events (merchant_id, source, external_id, type, payload)
         VALUES ($2, $3, $4, $5, $6::text::jsonb)
         ON CONFLICT DO NOTHING
         RETURNING external_id
     )
-    SELECT EXISTS (SELECT FROM claimed), id, merchant_id, status, currency, credit_balance,
-        schedule_version, deposit_amount, requires_agreement
+    SELECT EXISTS (SELECT FROM claimed), """,
+        LOCKED_PLAN_COLUMNS,
+        """
     FROM plans WHERE id = $1 AND merchant_id = $2
     FOR UPDATE
-"""
+""",
+    )
+)
 
 
 async def secret_version(conn: asyncpg.Connection, merchant_id: uuid.UUID) -> int | None:

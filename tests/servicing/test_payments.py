@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import clock
+from app.db import driver
+from app.delinquency.service import refresh
 from tests.conftest import Tenant
 from tests.factories import create_plan, create_product
 from tests.servicing.helpers import pay
@@ -166,3 +172,21 @@ async def test_concurrent_payments_on_one_plan_lose_nothing(
     responses = await asyncio.gather(*(pay(tenant, plan["id"], 1000) for _ in range(20)))
     assert {r.status_code for r in responses} == {201}
     assert sum(_paid(await _get(tenant, plan))) == 20000
+
+
+@pytest.mark.parametrize("start_date", ["2026-11-23", "2026-12-01"])
+async def test_skipped_recompute_is_one_that_would_change_nothing(
+    app: FastAPI, tenant: Tenant, start_date: str
+) -> None:
+    """A payment on a current plan skips the status/delinquency recompute when it provably
+    changes nothing: running it afterwards must indeed change nothing."""
+    product = await create_product(tenant.client)
+    plan = await create_plan(tenant.client, product, start_date=start_date)
+    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    for amount in (2500, 7500, 100, 14900, 15000):
+        assert (await pay(tenant, plan["id"], amount)).status_code == 201
+        before = await _get(tenant, plan)
+        async with factory() as session, session.begin():
+            moved = await refresh(await driver(session), [uuid.UUID(plan["id"])], clock.today())
+        assert moved == 0
+        assert await _get(tenant, plan) == before
