@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -12,6 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.events.schemas import EventList, EventOut
 from app.models import Event
 from app.pagination import PageParams, encode_pair, pair_cursor
+
+# An event a plain-SQL write adds: its type and data (merchant and plan come from the write).
+NewEvent = tuple[str, dict[str, Any]]
+
+
+def unnest_columns(events: Sequence[NewEvent]) -> tuple[list[str], list[str]]:
+    """The types and the JSON of `events`, as the two arrays an `INSERT ... unnest()` takes."""
+    return [type_ for type_, _ in events], [json.dumps(data) for _, data in events]
 
 
 def record(

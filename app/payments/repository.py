@@ -3,7 +3,6 @@ path of the service, so a payment is a few plain statements, and its writes are 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ from typing import Any
 import asyncpg
 
 from app.errors import not_found
+from app.events.service import NewEvent
+from app.events.service import unnest_columns as events_columns
 
 
 @dataclass(slots=True)
@@ -100,28 +101,37 @@ _LINES = """
     FROM installments WHERE merchant_id = $1 AND plan_id = $2 AND schedule_version = $3
     ORDER BY sequence
 """
-# The columns of StoredPayment, in its order.
-_INSERT_PAYMENT = """
+# The columns of StoredPayment, in its order, for every statement that returns payments.
+PAYMENT_COLUMNS = """id, plan_id, payment_id, status, amount, currency, paid_at, failure_code,
+    source, reversed_at, created_at"""
+_INSERT_PAYMENT = "".join(
+    (
+        """
     INSERT INTO payments
         (id, merchant_id, plan_id, payment_id, status, amount, currency, paid_at, failure_code,
          source)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
     ON CONFLICT (merchant_id, payment_id) DO NOTHING
-    RETURNING id, plan_id, payment_id, status, amount, currency, paid_at, failure_code, source,
-        reversed_at, created_at
-"""
-_FIND_PAYMENT = """
-    SELECT id, plan_id, payment_id, status, amount, currency, paid_at, failure_code, source,
-        reversed_at, created_at
-    FROM payments WHERE merchant_id = $1 AND payment_id = $2
-"""
-_PAGE = """
-    SELECT id, plan_id, payment_id, status, amount, currency, paid_at, failure_code, source,
-        reversed_at, created_at
-    FROM payments
+    RETURNING """,
+        PAYMENT_COLUMNS,
+    )
+)
+_FIND_PAYMENT = "".join(
+    (
+        "SELECT ",
+        PAYMENT_COLUMNS,
+        " FROM payments WHERE merchant_id = $1 AND payment_id = $2",
+    )
+)
+_PAGE = "".join(
+    (
+        "SELECT ",
+        PAYMENT_COLUMNS,
+        """ FROM payments
     WHERE merchant_id = $1 AND plan_id = $2 AND ($3::uuid IS NULL OR id > $3)
-    ORDER BY id LIMIT $4
-"""
+    ORDER BY id LIMIT $4""",
+    )
+)
 _ALLOCATIONS = """
     SELECT a.payment_id, a.installment_id, i.sequence, a.component, a.amount
     FROM allocations AS a LEFT JOIN installments AS i ON i.id = a.installment_id
@@ -138,7 +148,9 @@ _ALLOCATED = """
 # statuses those make (so the refresh that follows has nothing to rewrite there), the
 # allocation rows, the plan's credit and the events, all only if `payment` (the CTE each
 # statement starts with) returned its row. $1 merchant, $2 plan; $3.. as in `_movement_args`.
-_MOVE = """
+_MOVE = "".join(
+    (
+        """
 ), paid AS (
     UPDATE installments AS i SET
         paid_principal = i.paid_principal + d.principal,
@@ -150,7 +162,7 @@ _MOVE = """
     FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
                 $8::text[])
         AS d(id, principal, interest, fee, late_fee, status)
-    WHERE i.id = d.id AND i.plan_id = $2 AND EXISTS (SELECT FROM payment)
+    WHERE i.id = d.id AND i.plan_id = $2 AND i.merchant_id = $1 AND EXISTS (SELECT FROM payment)
 ), allocated AS (
     INSERT INTO allocations (merchant_id, plan_id, payment_id, installment_id, component, amount)
     SELECT $1, $2, p.id, a.installment_id, a.component, a.amount
@@ -160,7 +172,7 @@ _MOVE = """
     ORDER BY a.n
 ), credited AS (
     UPDATE plans SET credit_balance = credit_balance + $12
-    WHERE id = $2 AND $12 <> 0 AND EXISTS (SELECT FROM payment)
+    WHERE id = $2 AND merchant_id = $1 AND $12 <> 0 AND EXISTS (SELECT FROM payment)
 ), recorded AS (
     INSERT INTO events (merchant_id, plan_id, type, data)
     SELECT $1, $2, e.type, e.data::jsonb
@@ -168,10 +180,11 @@ _MOVE = """
     WHERE EXISTS (SELECT FROM payment)
     ORDER BY e.n
 )
-SELECT id, plan_id, payment_id, status, amount, currency, paid_at, failure_code, source,
-    reversed_at, created_at
-FROM payment
-"""
+SELECT """,
+        PAYMENT_COLUMNS,
+        " FROM payment",
+    )
+)
 # A new payment, unless the merchant has one with this payment_id already.
 _PAY = "".join(
     (
@@ -199,7 +212,7 @@ WITH payment AS (
 )
 _SET_STATUS = """
 WITH changed AS (
-    UPDATE plans SET status = $3, updated_at = now() WHERE id = $1
+    UPDATE plans SET status = $3, updated_at = now() WHERE id = $1 AND merchant_id = $2
 )
 INSERT INTO events (merchant_id, plan_id, type, data)
 SELECT $2, $1, e.type, '{}'::jsonb FROM unnest($4::text[]) WITH ORDINALITY AS e(type, n)
@@ -211,8 +224,6 @@ SELECT $1, $2, e.type, e.data::jsonb
 FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS e(type, data, n)
 ORDER BY e.n
 """
-
-Event = tuple[str, dict[str, Any]]
 
 
 async def lock_plan(
@@ -282,7 +293,7 @@ def _movement_args(
     plan: LockedPlan,
     movements: Sequence[Movement],
     statuses: Mapping[uuid.UUID, str],
-    events: Sequence[Event],
+    events: Sequence[NewEvent],
 ) -> list[Any]:
     deltas: dict[uuid.UUID, dict[str, int]] = {}
     credit = 0
@@ -302,8 +313,7 @@ def _movement_args(
         [m.component for m in movements],
         [m.amount for m in movements],
         credit,
-        [type_ for type_, _ in events],
-        [json.dumps(data) for _, data in events],
+        *events_columns(events),
     ]
 
 
@@ -318,7 +328,7 @@ async def pay(
     source: str,
     movements: Sequence[Movement],
     statuses: Mapping[uuid.UUID, str],
-    events: Sequence[Event],
+    events: Sequence[NewEvent],
 ) -> StoredPayment | None:
     """Record a succeeded payment and where its money went (`movements`, in this order), the
     `statuses` of the installments it reached, and `events`, in one statement; None, and nothing
@@ -344,7 +354,7 @@ async def reverse(
     reason: str | None,
     movements: Sequence[Movement],
     statuses: Mapping[uuid.UUID, str],
-    events: Sequence[Event],
+    events: Sequence[NewEvent],
 ) -> None:
     """Mark the payment reversed and record `movements` (negative) taking its money back, with
     the `statuses` of the installments it reopened."""
@@ -360,14 +370,13 @@ async def set_status(
 
 
 async def record_events(
-    conn: asyncpg.Connection, plan: LockedPlan, events: Sequence[Event]
+    conn: asyncpg.Connection, plan: LockedPlan, events: Sequence[NewEvent]
 ) -> None:
     await conn.execute(
         _EVENTS,
         plan.merchant_id,
         plan.id,
-        [type_ for type_, _ in events],
-        [json.dumps(data) for _, data in events],
+        *events_columns(events),
     )
 
 

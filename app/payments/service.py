@@ -18,6 +18,7 @@ from app.delinquency.service import refresh_plan
 from app.engine.allocation import OpenLine, allocate
 from app.engine.installments import installment_status
 from app.errors import Problem, field_problem, validation_problem
+from app.events.service import NewEvent
 from app.models import uuid7
 from app.pagination import PageParams, next_cursor, uuid_cursor
 from app.payments import repository
@@ -170,7 +171,7 @@ async def apply_payment(
         "applied": result.applied,
         "credit": result.credit,
     }
-    events: list[repository.Event] = [("payment.applied", applied)]
+    events: list[NewEvent] = [("payment.applied", applied)]
     if result.credit:
         balance = plan.credit_balance + result.credit
         credit = {"payment_id": payment_id, "credit": result.credit, "balance": balance}

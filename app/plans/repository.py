@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
 
 from app.eligibility.service import HISTORY_SQL, History, history_args
 from app.errors import not_found
+from app.events.service import NewEvent, unnest_columns
 from app.idempotency import Answer
 from app.plans.schemas import PlanOut
 from app.products.service import VersionedProduct, definition_of
@@ -47,23 +48,23 @@ WITH plan AS (
         requires_agreement, created_at, updated_at
     )
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19::text::jsonb, $20::text::jsonb, $21, $22, $22)
+            $19::text::jsonb, $20::text::jsonb, $21, $22, $23)
 ), lines AS (
     INSERT INTO installments
         (id, merchant_id, plan_id, sequence, kind, due_date, principal, interest, fee, status)
     SELECT l.id, $2, $1, l.sequence, l.kind, l.due_date, l.principal, l.interest, l.fee, l.status
-    FROM unnest($23::uuid[], $24::int[], $25::text[], $26::date[], $27::bigint[], $28::bigint[],
-                $29::bigint[], $30::text[])
+    FROM unnest($24::uuid[], $25::int[], $26::text[], $27::date[], $28::bigint[], $29::bigint[],
+                $30::bigint[], $31::text[])
         AS l(id, sequence, kind, due_date, principal, interest, fee, status)
 ), agreement AS (
-    INSERT INTO agreements (id, merchant_id, plan_id, html, sha256) VALUES ($31, $2, $1, $32, $33)
+    INSERT INTO agreements (id, merchant_id, plan_id, html, sha256) VALUES ($32, $2, $1, $33, $34)
 ), answered AS (
-    UPDATE idempotency_keys SET response_status = $37, response_body = $38
-    WHERE merchant_id = $2 AND key = $36
+    UPDATE idempotency_keys SET response_status = $38, response_body = $39
+    WHERE merchant_id = $2 AND key = $37
 )
 INSERT INTO events (merchant_id, plan_id, type, data)
 SELECT $2, $1, e.type, e.data::jsonb
-FROM unnest($34::text[], $35::text[]) WITH ORDINALITY AS e(type, data, n)
+FROM unnest($35::text[], $36::text[]) WITH ORDINALITY AS e(type, data, n)
 ORDER BY e.n
 """
 
@@ -92,8 +93,7 @@ async def insert_plan(
     merchant_id: uuid.UUID,
     plan: PlanOut,
     agreement: NewAgreement,
-    events: list[tuple[str, dict[str, object]]],
-    created_at: datetime,
+    events: Sequence[NewEvent],
     answer: Answer,
 ) -> None:
     """Write the plan exactly as `plan` (the answer about to be sent) shows it, and store that
@@ -122,7 +122,8 @@ async def insert_plan(
         plan.terms.model_dump_json(),
         json.dumps(plan.metadata),
         plan.agreement.required,
-        created_at,
+        plan.created_at,
+        plan.updated_at,
         [line.id for line in lines],
         [line.sequence for line in lines],
         [line.kind for line in lines],
@@ -134,7 +135,6 @@ async def insert_plan(
         agreement.id,
         agreement.html,
         agreement.sha256,
-        [type_ for type_, _ in events],
-        [json.dumps(data) for _, data in events],
+        *unnest_columns(events),
         *answer.store_with(plan),
     )

@@ -18,6 +18,7 @@ from app.engine.delinquency import bucket
 from app.errors import field_problem, not_found, validation_problem
 from app.events import service as events
 from app.events.schemas import EventList
+from app.events.service import NewEvent
 from app.idempotency import Answer
 from app.models import Acceptance, Installment, Plan, uuid7
 from app.pagination import PageParams, next_cursor, uuid_cursor
@@ -129,11 +130,11 @@ async def create_plan(
         "amount": plan.amount,
         "currency": plan.currency,
     }
-    events: list[tuple[str, dict[str, object]]] = [("plan.created", created)]
+    events: list[NewEvent] = [("plan.created", created)]
     if active:
         events.append(("plan.activated", {}))
     agreement = repository.NewAgreement(uuid7(), html, hashlib.sha256(html.encode()).digest())
-    await repository.insert_plan(conn, merchant_id, plan, agreement, events, now, answer)
+    await repository.insert_plan(conn, merchant_id, plan, agreement, events, answer)
     return plan
 
 
