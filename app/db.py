@@ -9,6 +9,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -65,17 +66,21 @@ async def driver(session: AsyncSession) -> asyncpg.Connection:
     bounds the transaction's lock waits: one that runs out is a 503 (errors.py). jsonb goes in
     as `str` and comes out parsed (SQLAlchemy's codecs).
     """
-    transaction = session.get_transaction()
     known = session.info.get("driver")
-    if known is not None and known[0] is transaction:
+    if known is not None and known[0] is session.get_transaction():
         cached: asyncpg.Connection = known[1]
         return cached
-    connection = await session.connection()
+    connection = await session.connection()  # begins the session's transaction
     timeout = int(session.info["lock_timeout_ms"])
     await connection.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout}")
+    found = await _asyncpg(connection)
+    session.info["driver"] = (session.get_transaction(), found)
+    return found
+
+
+async def _asyncpg(connection: AsyncConnection) -> asyncpg.Connection:
     found = (await connection.get_raw_connection()).driver_connection
     assert isinstance(found, asyncpg.Connection)
-    session.info["driver"] = (session.get_transaction(), found)
     return found
 
 
@@ -100,8 +105,7 @@ Session = Annotated[AsyncSession, Depends(_request_session, scope="function")]
 async def _request_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     engine: AsyncEngine = request.app.state.engine
     async with engine.connect() as connection:
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert isinstance(raw, asyncpg.Connection)
+        raw = await _asyncpg(connection)
         async with raw.transaction():
             yield raw
 

@@ -135,7 +135,6 @@ class Answer:
     whose last statement can also store the answer (an UPDATE of idempotency_keys like _STORE)
     calls `store_with` and puts what it returns in that statement: one round trip less."""
 
-    merchant_id: uuid.UUID
     key: str | None
     status_code: int
     body: bytes | None = None
@@ -159,7 +158,7 @@ async def idempotent(
 ) -> Response:
     """Run `work` once per key; store its answer with it in the same transaction. `lock`: an
     advisory lock (hashtextextended) to hold before the work runs."""
-    answer = Answer(merchant_id, key, status_code)
+    answer = Answer(key, status_code)
     if key is not None:
         settings: Settings = request.app.state.settings
         digest = fingerprint(request, body)

@@ -16,6 +16,7 @@ from app import clock
 from app.db import driver
 from app.delinquency.service import refresh_plan
 from app.engine.allocation import OpenLine, allocate
+from app.engine.delinquency import DelinquencyState
 from app.engine.installments import installment_status
 from app.errors import Problem, field_problem, validation_problem
 from app.events.service import NewEvent
@@ -83,7 +84,7 @@ def _nothing_to_refresh(plan: LockedPlan, lines: Sequence[Line], today: date) ->
     current plan paid on time), so its recompute can be skipped: nothing is owed past its due
     date (days past due stays 0, the state `current`) and every installment already has the
     status the engine gives it today (the refresh SQL mirrors the engine, tested)."""
-    if plan.delinquency_state != "current" or plan.days_past_due != 0:
+    if plan.delinquency_state != DelinquencyState.CURRENT or plan.days_past_due != 0:
         return False
     return all(
         (line.due_date >= today or line.owed <= 0) and line.status == _status(line, today)
