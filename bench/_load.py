@@ -11,6 +11,7 @@ Everything stays on 127.0.0.1, and every loop is bounded both in count and in ti
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import http.client
@@ -828,3 +829,43 @@ class CeilingTable:
                 f" raw {db_raw:,.0f} us ({db_http / db_raw:.1f}x{db_note})"
             )
         return best
+
+
+# --------------------------------------------------------------------------------------------
+# What the write benchmarks (plans, payments) share: their common flags and their entry point.
+
+
+def write_bench_parser(description: str | None) -> argparse.ArgumentParser:
+    """A parser with the flags every write benchmark takes: --duration, --connections, --rounds."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="measured seconds per run (default 10)"
+    )
+    parser.add_argument(
+        "--connections", type=int, default=32, help="HTTP connections and pool size (default 32)"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each, alternated (2)")
+    return parser
+
+
+def check_write_bench_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if not 0 < args.duration <= 60:
+        parser.error("--duration must be in (0, 60] seconds")
+    if not 1 <= args.connections <= 256:
+        parser.error("--connections must be in [1, 256]")
+    if not 1 <= args.rounds <= 5:
+        parser.error("--rounds must be in [1, 5]")
+
+
+def bench_main(run: Callable[[], object]) -> int:
+    """Print the machine's state, run the benchmark; a LoadError is a failure, exit 1."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}\n")
+    try:
+        run()
+    except LoadError as exc:
+        print(f"\nFAILED: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import sys
 import time
 import uuid
@@ -60,7 +59,9 @@ from _load import (
     asyncpg_connect_kwargs,
     auth_headers,
     bench_database_env,
+    bench_main,
     build_request,
+    check_write_bench_args,
     create_merchant,
     http_call,
     postmaster_pid,
@@ -71,6 +72,7 @@ from _load import (
     server_database_url,
     uvicorn_server,
     wait_ready,
+    write_bench_parser,
 )
 
 from app import clock
@@ -405,16 +407,7 @@ def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--duration", type=float, default=10.0, help="measured seconds per run (default 10)"
-    )
-    parser.add_argument(
-        "--connections", type=int, default=32, help="HTTP connections and pool size (default 32)"
-    )
-    parser.add_argument("--rounds", type=int, default=2, help="runs of each, alternated (2)")
+    parser = write_bench_parser(__doc__)
     parser.add_argument(
         "--plans", type=int, default=2000, help="active plans the payments spread over (2,000)"
     )
@@ -422,12 +415,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--amount", type=int, default=100, help="each payment, in minor units (default 100)"
     )
     args = parser.parse_args(argv)
-    if not 0 < args.duration <= 60:
-        parser.error("--duration must be in (0, 60] seconds")
-    if not 1 <= args.connections <= 256:
-        parser.error("--connections must be in [1, 256]")
-    if not 1 <= args.rounds <= 5:
-        parser.error("--rounds must be in [1, 5]")
+    check_write_bench_args(parser, args)
     if not args.connections <= args.plans <= 100_000:
         parser.error("--plans must be in [--connections, 100,000]")
     if not 1 <= args.amount <= AFTER_DEPOSIT // 10:
@@ -437,14 +425,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}\n")
-    try:
-        bench(args)
-    except LoadError as exc:
-        print(f"\nFAILED: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return bench_main(lambda: bench(args))
 
 
 if __name__ == "__main__":
