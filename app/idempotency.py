@@ -9,6 +9,7 @@ it) or rolls back (then runs itself).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -55,20 +56,44 @@ def fingerprint(request: Request, body: BaseModel | None) -> bytes:
     return hashlib.sha256(canonical.encode()).digest()
 
 
-# The claim also takes the advisory lock $5 (hashtextextended), when given, once the key is
-# ours: a request that must serialize with others (plan creation, per customer) saves the round
-# trip of taking it alone.
-_CLAIM = """
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A one-row SELECT that rides on the claim's statement, saving a round trip: its parameters
+    are $1 (the merchant id), then `args` from $2 on. It runs before the work's `lock` is held,
+    so it must not read what that lock guards. The work finds its row in `Answer.found` (None
+    when it found nothing)."""
+
+    sql: str
+    args: tuple[object, ...] = ()
+
+
+@functools.cache
+def _claim_sql(read: str | None, first: int) -> str:
+    """The claim: an INSERT of the key that returns a row only if the key is ours. Its own
+    parameters come after those of `read` (from $`first` on): the key, the request's hash, the
+    expiry and an advisory lock (hashtextextended) to take once the key is ours, if not NULL, so
+    a request that must serialize with others (plan creation, per customer) saves the round trip
+    of taking it alone."""
+    # Composed of this module's text, parameter numbers and a `Read`'s constant SQL: no input.
+    key, digest, expires, lock = (f"${first + n}" for n in range(4))
+    found = " FROM claimed"
+    if read:
+        found = (
+            ", found.* FROM claimed LEFT JOIN"  # noqa: S608
+            f" (SELECT true AS found, r.* FROM ({read}) AS r) AS found ON true"
+        )
+    return f"""
     WITH claimed AS (
         INSERT INTO idempotency_keys
             (merchant_id, key, request_hash, response_status, response_body, expires_at)
-        VALUES ($1, $2, $3, 0, '', $4)
+        VALUES ($1, {key}, {digest}, 0, '', {expires})
         ON CONFLICT DO NOTHING
         RETURNING key
     )
-    SELECT key, $5::text IS NULL OR pg_advisory_xact_lock(hashtextextended($5, 0)) IS NULL
-    FROM claimed
-"""
+    SELECT {lock}::text IS NULL OR pg_advisory_xact_lock(hashtextextended({lock}, 0)) IS NULL{found}
+    """  # noqa: S608
+
+
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 _FIRST = """
     SELECT request_hash, response_status, response_body, expires_at FROM idempotency_keys
@@ -97,11 +122,15 @@ async def _claim(
     digest: bytes,
     settings: Settings,
     lock: str | None,
-) -> Response | None:
+    read: Read | None,
+) -> Response | asyncpg.Record:
+    """The claimed row (with what `read` found), or the replay of the first answer."""
     now = clock.now()
     expires = now + timedelta(hours=settings.idempotency_ttl_hours)
+    args = read.args if read else ()
+    sql = _claim_sql(read.sql if read else None, 2 + len(args))
     try:
-        claimed = await conn.fetchval(_CLAIM, merchant_id, key, digest, expires, lock)
+        claimed = await conn.fetchrow(sql, merchant_id, *args, key, digest, expires, lock)
     except asyncpg.LockNotAvailableError as exc:
         raise Problem(
             409,
@@ -111,14 +140,14 @@ async def _claim(
             headers={"Retry-After": "1"},
         ) from exc
     if claimed is not None:
-        return None
+        return claimed
     row = await conn.fetchrow(_FIRST, merchant_id, key)
     if row is None:  # the twin rolled back, or the key was purged, since the claim saw it
-        return await _claim(conn, merchant_id, key, digest, settings, lock)
+        return await _claim(conn, merchant_id, key, digest, settings, lock, read)
     if row["expires_at"] < now:
         # Past its time: forget it and claim the key afresh (rare, so kept off the common path).
         await conn.execute(_FORGET, merchant_id, key)
-        return await _claim(conn, merchant_id, key, digest, settings, lock)
+        return await _claim(conn, merchant_id, key, digest, settings, lock, read)
     if row["request_hash"] != digest:
         raise Problem(
             422,
@@ -133,11 +162,13 @@ async def _claim(
 class Answer:
     """The answer to a request under an Idempotency-Key (`key` None: none was sent). A work
     whose last statement can also store the answer (an UPDATE of idempotency_keys like _STORE)
-    calls `store_with` and puts what it returns in that statement: one round trip less."""
+    calls `store_with` and puts what it returns in that statement: one round trip less.
+    `found`: the row of the `Read` done with the claim, if one was asked for and found."""
 
     key: str | None
     status_code: int
     body: bytes | None = None
+    found: asyncpg.Record | None = None
 
     def store_with(self, model: BaseModel) -> tuple[str | None, int, bytes]:
         """The key, status and exact bytes the caller's statement must store."""
@@ -155,18 +186,25 @@ async def idempotent(
     work: Callable[[Answer], Awaitable[BaseModel]],
     *,
     lock: str | None = None,
+    read: Read | None = None,
 ) -> Response:
     """Run `work` once per key; store its answer with it in the same transaction. `lock`: an
-    advisory lock (hashtextextended) to hold before the work runs."""
+    advisory lock (hashtextextended) to hold before the work runs; `read`: a row the work needs,
+    read in the claim's statement."""
     answer = Answer(key, status_code)
     if key is not None:
         settings: Settings = request.app.state.settings
         digest = fingerprint(request, body)
-        replay = await _claim(conn, merchant_id, key, digest, settings, lock)
-        if replay is not None:
-            return replay
-    elif lock is not None:
-        await conn.execute(_LOCK, lock)
+        claimed = await _claim(conn, merchant_id, key, digest, settings, lock, read)
+        if isinstance(claimed, Response):
+            return claimed
+        if read is not None and claimed["found"]:
+            answer.found = claimed
+    else:
+        if lock is not None:
+            await conn.execute(_LOCK, lock)
+        if read is not None:
+            answer.found = await conn.fetchrow(read.sql, merchant_id, *read.args)
     result = await work(answer)
     if answer.body is not None:  # the work stored it
         return Response(answer.body, status_code=status_code, media_type="application/json")

@@ -56,6 +56,7 @@ from _load import (
     LoadResult,
     MerchantCredentials,
     Server,
+    analyze,
     asyncpg_connect_kwargs,
     auth_headers,
     bench_database_env,
@@ -391,6 +392,7 @@ def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
                 )
                 runs["raw"].append(result)
                 print(TABLE.row(f"raw run {round_no}", result), flush=True)
+                analyze(connect_kwargs)
                 result = run_load(
                     server.port,
                     Webhooks(credentials, ledger, f"http{round_no}"),

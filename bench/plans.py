@@ -50,6 +50,7 @@ from _load import (
     LoadError,
     LoadResult,
     Server,
+    analyze,
     asyncpg_connect_kwargs,
     auth_headers,
     bench_database_env,
@@ -310,6 +311,7 @@ def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
                 del raw
                 runs["raw"].append(result)
                 print(TABLE.row(f"raw run {round_no}", result) + f"  (rows built in {built:.1f} s)")
+                analyze(connect_kwargs)
                 result = run_load(
                     server.port,
                     PlanRequests(product_id, headers, f"h{round_no}"),

@@ -1,5 +1,5 @@
-"""Plan creation's statements, on the driver connection (app.db.driver): it is the busiest write
-of the service, so it reads what it needs in one statement and writes a plan in one more."""
+"""Plan creation's statements, on asyncpg: it is the busiest write of the service, so it reads
+what it needs with the idempotency claim and writes a plan in one more statement."""
 
 from __future__ import annotations
 
@@ -11,32 +11,21 @@ from decimal import Decimal
 
 import asyncpg
 
-from app.eligibility.service import HISTORY_SQL, History, history_args
 from app.errors import not_found
 from app.events.service import NewEvent, unnest_columns
-from app.idempotency import Answer
+from app.idempotency import Answer, Read
 from app.plans.schemas import PlanOut
 from app.products.service import VersionedProduct, definition_of
 
-# What making a plan reads, in one statement: the product's current version ($7), the
-# merchant's name (for the agreement) and the customer's history for the eligibility rules
-# (eligibility.HISTORY_SQL, $1-$6). The caller holds the customer's lock
-# (eligibility.customer_lock), taken in an earlier statement, so the history sees every plan
-# committed before it.
-_READ = "".join(
-    (
-        """
-    SELECT v.version, v.definition::text, m.name, h.open_plans, h.recent_plans, h.bad_plans
+# What making a plan reads before its customer's lock is held: the product's current version and
+# the merchant's name (for the agreement). It rides on the idempotency claim (idempotency.Read).
+_PRODUCT = """
+    SELECT v.version, v.definition::text AS definition, m.name AS merchant_name
     FROM products AS p
     JOIN product_versions AS v ON v.product_id = p.id AND v.version = p.current_version
     JOIN merchants AS m ON m.id = p.merchant_id
-    CROSS JOIN (""",
-        HISTORY_SQL,
-        """) AS h
-    WHERE p.id = $7 AND p.merchant_id = $1
-""",
-    )
-)
+    WHERE p.id = $2 AND p.merchant_id = $1
+"""
 # The plan, its schedule lines, its agreement and its events. The foreign keys of the lines and
 # the agreement are checked at the end of the statement, when the plan row exists.
 _INSERT = """
@@ -69,16 +58,18 @@ ORDER BY e.n
 """
 
 
-async def read_for_plan(
-    conn: asyncpg.Connection, merchant_id: uuid.UUID, product_id: uuid.UUID, customer_id: str
-) -> tuple[VersionedProduct, str, History]:
-    """The product's current version, the merchant's name and the customer's history."""
-    row = await conn.fetchrow(_READ, merchant_id, customer_id, *history_args(), product_id)
-    if row is None:
+def product_read(product_id: uuid.UUID) -> Read:
+    return Read(_PRODUCT, (product_id,))
+
+
+def product_found(
+    product_id: uuid.UUID, found: asyncpg.Record | None
+) -> tuple[VersionedProduct, str]:
+    """The product version and the merchant's name that `product_read` found."""
+    if found is None:
         raise not_found("product")
-    version, raw, merchant_name, *counts = row
-    definition = definition_of(product_id, version, raw)
-    return VersionedProduct(product_id, version, definition), merchant_name, History(*counts)
+    definition = definition_of(product_id, found["version"], found["definition"])
+    return VersionedProduct(product_id, found["version"], definition), found["merchant_name"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.agreements import service as agreements
-from app.eligibility.service import not_eligible, reasons_against
+from app.eligibility.service import history, not_eligible, reads_history, reasons_against
 from app.engine import Schedule
 from app.engine.delinquency import bucket
 from app.errors import field_problem, not_found, validation_problem
@@ -82,14 +82,16 @@ def _new_installments(schedule: Schedule) -> list[InstallmentOut]:
 async def create_plan(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate, answer: Answer
 ) -> PlanOut:
-    """Make the plan. The caller holds the customer's lock (eligibility.customer_lock), so two
-    checkouts at once cannot both pass a limit."""
-    product, merchant_name, past = await repository.read_for_plan(
-        conn, merchant_id, body.product_id, body.customer_id
-    )
+    """Make the plan from what `answer.found` holds (repository.product_read). The caller holds
+    the customer's lock (eligibility.customer_lock), so two checkouts at once cannot both pass a
+    limit: the customer's history is read here, after it, when the product's rules need it."""
+    product, merchant_name = repository.product_found(body.product_id, answer.found)
     definition = product.definition
     terms = _terms_for(definition, body)
     schedule = quotes.build(terms)
+    past = None
+    if reads_history(definition.eligibility):
+        past = await history(conn, merchant_id, body.customer_id)
     reasons = reasons_against(definition, body.amount, definition.currency, past)
     if reasons:
         raise not_eligible(reasons)
