@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from app.auth import MerchantId
-from app.db import Connection, Session
+from app.db import Session, connection
 from app.errors import problem_responses
 from app.idempotency import Answer, KeyHeader, idempotent
 from app.pagination import Page
@@ -27,7 +27,6 @@ async def create_payment(
     body: PaymentCreate,
     request: Request,
     merchant_id: MerchantId,
-    conn: Connection,
     idempotency_key: KeyHeader,
 ) -> Response:
     """For internal services; the payment provider uses the signed webhook. Allocated oldest
@@ -35,18 +34,20 @@ async def create_payment(
     then principal; beyond the whole plan it is a credit owed back. The same `payment_id` is
     applied once."""
 
-    async def work(_: Answer) -> PaymentOut:
-        return await service.apply_payment(
-            conn,
-            await service.lock(conn, merchant_id, plan_id),
-            body.payment_id,
-            body.amount,
-            body.currency,
-            body.paid_at,
-            "api",
-        )
+    async with connection(request) as conn:
 
-    return await idempotent(conn, request, merchant_id, idempotency_key, body, 201, work)
+        async def work(_: Answer) -> PaymentOut:
+            return await service.apply_payment(
+                conn,
+                await service.lock(conn, merchant_id, plan_id),
+                body.payment_id,
+                body.amount,
+                body.currency,
+                body.paid_at,
+                "api",
+            )
+
+        return await idempotent(conn, request, merchant_id, idempotency_key, body, 201, work)
 
 
 @router.get(

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from app.agreements import service as agreements
 from app.auth import MerchantId
-from app.db import Connection, Session, driver
+from app.db import Session, connection, driver
 from app.eligibility.service import customer_lock
 from app.errors import problem_responses
 from app.events.schemas import EventList
@@ -39,22 +39,22 @@ async def create_plan(
     body: PlanCreate,
     request: Request,
     merchant_id: MerchantId,
-    conn: Connection,
     idempotency_key: KeyHeader,
 ) -> Response:
     """Creates the plan once however often it is retried with the same `Idempotency-Key`.
     A customer the product's eligibility rules refuse gets a 422 problem listing `reasons`."""
-    return await idempotent(
-        conn,
-        request,
-        merchant_id,
-        idempotency_key,
-        body,
-        201,
-        lambda answer: service.create_plan(conn, merchant_id, body, answer),
-        lock=customer_lock(merchant_id, body.customer_id),
-        read=repository.product_read(body.product_id),
-    )
+    async with connection(request) as conn:
+        return await idempotent(
+            conn,
+            request,
+            merchant_id,
+            idempotency_key,
+            body,
+            201,
+            lambda answer: service.create_plan(conn, merchant_id, body, answer),
+            lock=customer_lock(merchant_id, body.customer_id),
+            read=repository.product_read(body.product_id),
+        )
 
 
 @router.get(

@@ -3,13 +3,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 
 from app import clock
 from app.cache import TtlCache
 from app.config import Settings
-from app.db import Connection
+from app.db import connection
 from app.errors import Problem, invalid_document, problem_responses
 from app.payments import service as payments
 from app.payments.schemas import PaymentEvent, WebhookAck
@@ -46,7 +47,6 @@ def _unauthorized(detail: str) -> Problem:
 async def payment_event(
     merchant_id: str,
     request: Request,
-    conn: Connection,
     webhook_id: Annotated[str | None, Header()] = None,
     webhook_timestamp: Annotated[str | None, Header()] = None,
     webhook_signature: Annotated[str | None, Header()] = None,
@@ -61,38 +61,54 @@ async def payment_event(
         merchant = uuid.UUID(merchant_id)
     except ValueError:
         raise _unauthorized("Unknown merchant or bad signature") from None
+    async with connection(request) as conn:
+        secret = await _signing_secret(request, conn, merchant)
+        try:
+            verify(
+                secret,
+                webhook_id,
+                webhook_timestamp,
+                webhook_signature,
+                body,
+                now=clock.now(),
+                tolerance_seconds=settings.webhook_tolerance_seconds,
+            )
+        except SignatureError as exc:
+            raise _unauthorized(str(exc)) from exc
+        try:
+            event = PaymentEvent.model_validate_json(body)
+        except ValidationError as exc:
+            if any(e["type"] == "json_invalid" for e in exc.errors()):
+                raise Problem(
+                    400, "malformed-json", "Malformed JSON", "The body is not JSON"
+                ) from exc
+            raise invalid_document(exc) from exc
+        # The signed bytes as received: the record of what the provider said.
+        ack = await _apply(conn, merchant, event, body.decode())
+    return json_response(ack)
+
+
+async def _signing_secret(request: Request, conn: asyncpg.Connection, merchant: uuid.UUID) -> str:
     secrets: SigningSecrets = request.app.state.signing_secrets
     if (secret := secrets.get(merchant)) is None:
         version = await repository.secret_version(conn, merchant)
         if version is None:
             raise _unauthorized("Unknown merchant or bad signature")
+        settings: Settings = request.app.state.settings
         secret = webhook_secret(settings.server_key(), merchant, version)
         secrets.put(merchant, secret)
-    try:
-        verify(
-            secret,
-            webhook_id,
-            webhook_timestamp,
-            webhook_signature,
-            body,
-            now=clock.now(),
-            tolerance_seconds=settings.webhook_tolerance_seconds,
-        )
-    except SignatureError as exc:
-        raise _unauthorized(str(exc)) from exc
-    try:
-        event = PaymentEvent.model_validate_json(body)
-    except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise Problem(400, "malformed-json", "Malformed JSON", "The body is not JSON") from exc
-        raise invalid_document(exc) from exc
-    payload = body.decode()  # the signed bytes as received: the record of what the provider said
+    return secret
+
+
+async def _apply(
+    conn: asyncpg.Connection, merchant: uuid.UUID, event: PaymentEvent, payload: str
+) -> WebhookAck:
     data = event.data
     claimed, plan = await repository.claim_and_lock(
         conn, merchant, data.plan_id, SOURCE, event.id, event.type, payload
     )
     if not claimed:
-        return json_response(WebhookAck(status="duplicate", event_id=event.id))
+        return WebhookAck(status="duplicate", event_id=event.id)
     if event.type == "payment.succeeded":
         await payments.apply_payment(
             conn,
@@ -116,4 +132,4 @@ async def payment_event(
         )
     else:
         await payments.reverse_payment(conn, plan, data.payment_id, data.amount, data.failure_code)
-    return json_response(WebhookAck(status="applied", event_id=event.id))
+    return WebhookAck(status="applied", event_id=event.id)
