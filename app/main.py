@@ -33,6 +33,21 @@ Amounts are integers in the currency's minor unit (`40000` = 400.00 USD); rates 
 strings; dates are `YYYY-MM-DD`. Every error is an RFC 9457 `application/problem+json` document.
 """
 
+# The order the docs show the routes in, the order a shop meets them.
+TAGS = [
+    {
+        "name": "products",
+        "description": "What a merchant lends: offers, fees, late-fee policy, rules.",
+    },
+    {"name": "quotes", "description": "Schedules and disclosures for an amount, before any plan."},
+    {"name": "eligibility", "description": "Whether a customer may have this credit, and why not."},
+    {"name": "plans", "description": "Plans made once per Idempotency-Key, their agreements."},
+    {"name": "payments", "description": "Payments applied to a plan, and how each was allocated."},
+    {"name": "webhooks", "description": "Signed payment events from the payment provider."},
+    {"name": "events", "description": "Every change to every plan, as a cursor feed."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     """Build the app. With neither `database_url` nor DATABASE_URL, an embedded server is used."""
@@ -65,6 +80,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         title="BNPL installment service",
         version="0.1.0",
         description=DESCRIPTION,
+        openapi_tags=TAGS,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -72,12 +88,17 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.signing_secrets = SigningSecrets(settings.api_key_cache_seconds)
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.include_router(health_router)
-    app.include_router(quotes_router)
-    app.include_router(products_router)
-    app.include_router(eligibility_router)
-    app.include_router(plans_router)
-    app.include_router(payments_router)
-    app.include_router(webhooks_router)
-    app.include_router(events_router)
+    # A request is matched against the routers in this order, each router's routes tried in
+    # turn (~10 us a router passed over): the busiest come first. The docs follow TAGS.
+    for router in (
+        webhooks_router,
+        plans_router,
+        payments_router,
+        quotes_router,
+        eligibility_router,
+        products_router,
+        events_router,
+        health_router,
+    ):
+        app.include_router(router)
     return app
