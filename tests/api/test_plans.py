@@ -234,3 +234,15 @@ async def test_bad_cursor_is_422(tenant: Tenant) -> None:
     response = await tenant.client.get("/v1/plans", params={"after": "!!not-a-cursor"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["parameter"] == "after"
+
+
+async def test_unknown_product_is_404_and_does_not_burn_the_key(
+    tenant: Tenant, product: dict[str, Any]
+) -> None:
+    key = {"Idempotency-Key": "product-typo"}
+    missing = plan_body(product, product_id=str(uuid.uuid4()))
+    response = await tenant.client.post("/v1/plans", json=missing, headers=key)
+    assert response.status_code == 404, response.text
+    assert response.json()["type"].endswith("not-found")
+    good = await tenant.client.post("/v1/plans", json=plan_body(product), headers=key)
+    assert good.status_code == 201, good.text

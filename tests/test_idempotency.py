@@ -1,0 +1,81 @@
+"""The claim's ride-along read (idempotency.Read), straight on the database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
+
+from app.idempotency import Answer, Read, idempotent
+from tests.conftest import Tenant
+
+# A row only for the merchant $1 asks about: the read sees the tenant the claim is made for.
+_MERCHANT = Read("SELECT id, name FROM merchants WHERE id = $1 AND name = $2", ("Shop A",))
+
+
+class Seen(BaseModel):
+    found: dict[str, Any] | None
+
+
+@pytest.fixture
+async def conn(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    pooled = await engine.raw_connection()
+    raw = pooled.driver_connection
+    assert isinstance(raw, asyncpg.Connection)
+    try:
+        transaction = raw.transaction()
+        await transaction.start()
+        yield raw
+        await transaction.rollback()
+    finally:
+        await greenlet_spawn(pooled.close)
+
+
+def _request(app: FastAPI) -> Any:
+    return SimpleNamespace(app=app, method="POST", url=SimpleNamespace(path="/test"))
+
+
+async def _run(
+    conn: asyncpg.Connection, app: FastAPI, merchant: uuid.UUID, key: str | None, read: Read
+) -> dict[str, Any] | None:
+    async def work(answer: Answer) -> Seen:
+        found = answer.found
+        return Seen(
+            found=None if found is None else {"id": str(found["id"]), "name": found["name"]}
+        )
+
+    response = await idempotent(conn, _request(app), merchant, key, None, 200, work, read=read)
+    return Seen.model_validate_json(response.body).found
+
+
+@pytest.mark.parametrize("key", ["a-key", None])
+async def test_the_work_gets_what_the_read_found(
+    conn: asyncpg.Connection, app: FastAPI, tenant: Tenant, key: str | None
+) -> None:
+    found = await _run(conn, app, tenant.id, key, _MERCHANT)
+    assert found == {"id": str(tenant.id), "name": "Shop A"}
+
+
+@pytest.mark.parametrize("key", ["a-key", None])
+async def test_a_read_that_finds_nothing_gives_none(
+    conn: asyncpg.Connection, app: FastAPI, tenant: Tenant, key: str | None
+) -> None:
+    read = Read(_MERCHANT.sql, ("Another shop",))
+    assert await _run(conn, app, tenant.id, key, read) is None
+
+
+async def test_a_replay_does_not_run_the_work_again(
+    conn: asyncpg.Connection, app: FastAPI, tenant: Tenant
+) -> None:
+    first = await _run(conn, app, tenant.id, "twice", _MERCHANT)
+    # The same key and request: the stored answer, even though the read would now find nothing.
+    again = await _run(conn, app, tenant.id, "twice", Read(_MERCHANT.sql, ("x",)))
+    assert again == first is not None
