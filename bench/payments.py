@@ -30,6 +30,8 @@ every plan is active, with 3 installments left to pay.
     on current plans with nothing past due, where the service proves that recompute would change
     nothing and skips it (a payment on a late plan pays one more statement for it).
 
+Each HTTP run follows an ANALYZE, as autovacuum soon runs on a live database (_load.analyze:
+the service's cached generic plans, made on empty tables, would scan a merchant's rows).
 HTTP and raw runs alternate (--rounds times each) on the same plans and the best run of each is
 kept, so the noise of the shared 2-core machine hits both alike. How to read it: payments/s and
 p50/p99 latency per request (HTTP) or per transaction (raw); the ratio HTTP/raw is the figure to

@@ -23,6 +23,8 @@ prototype, and its rows are read back from the database.
     service's reads (auth, product, eligibility history, merchant name, idempotency claim), nor
     any computing (schedule, agreement rendering, JSON): that is what the ratio prices.
 
+Each HTTP run follows an ANALYZE, as autovacuum soon runs on a live database (_load.analyze:
+the service's cached generic plans, made on empty tables, would scan a merchant's rows).
 HTTP and raw runs alternate (--rounds times each) and the best run of each is kept, so the noise
 of the shared 2-core machine hits both alike. How to read it: plans/s and p50/p99 latency per
 request (HTTP) or per transaction (raw); the ratio HTTP/raw is the figure to track (target
