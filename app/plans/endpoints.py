@@ -14,7 +14,7 @@ from app.errors import problem_responses
 from app.events.schemas import EventList
 from app.idempotency import Answer, KeyHeader, OptionalKeyHeader, idempotent
 from app.pagination import Page
-from app.plans import repository, service
+from app.plans import service
 from app.plans.schemas import (
     AcceptanceCreate,
     AcceptanceOut,
@@ -24,6 +24,7 @@ from app.plans.schemas import (
     PlanOut,
     PlanStatus,
 )
+from app.products.service import current_read
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 
@@ -53,7 +54,7 @@ async def create_plan(
             201,
             lambda answer: service.create_plan(conn, merchant_id, body, answer),
             lock=customer_lock(merchant_id, body.customer_id),
-            read=repository.product_read(body.product_id),
+            read=current_read(body.product_id),
         )
 
 

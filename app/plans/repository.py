@@ -1,5 +1,6 @@
-"""Plan creation's statements, on asyncpg: it is the busiest write of the service, so it reads
-what it needs with the idempotency claim and writes a plan in one more statement."""
+"""Plan creation's write, on asyncpg: it is the busiest write of the service, so it reads what it
+needs with the idempotency claim (products.service.current_read) and writes a plan in one
+statement."""
 
 from __future__ import annotations
 
@@ -11,21 +12,10 @@ from decimal import Decimal
 
 import asyncpg
 
-from app.errors import not_found
 from app.events.service import NewEvent, unnest_columns
-from app.idempotency import Answer, Read
+from app.idempotency import Answer
 from app.plans.schemas import PlanOut
-from app.products.service import VersionedProduct, definition_of
 
-# What making a plan reads before its customer's lock is held: the product's current version and
-# the merchant's name (for the agreement). It rides on the idempotency claim (idempotency.Read).
-_PRODUCT = """
-    SELECT v.version, v.definition::text AS definition, m.name AS merchant_name
-    FROM products AS p
-    JOIN product_versions AS v ON v.product_id = p.id AND v.version = p.current_version
-    JOIN merchants AS m ON m.id = p.merchant_id
-    WHERE p.id = $2 AND p.merchant_id = $1
-"""
 # The plan, its schedule lines, its agreement and its events. The foreign keys of the lines and
 # the agreement are checked at the end of the statement, when the plan row exists.
 _INSERT = """
@@ -56,20 +46,6 @@ SELECT $2, $1, e.type, e.data::jsonb
 FROM unnest($35::text[], $36::text[]) WITH ORDINALITY AS e(type, data, n)
 ORDER BY e.n
 """
-
-
-def product_read(product_id: uuid.UUID) -> Read:
-    return Read(_PRODUCT, (product_id,))
-
-
-def product_found(
-    product_id: uuid.UUID, found: asyncpg.Record | None
-) -> tuple[VersionedProduct, str]:
-    """The product version and the merchant's name that `product_read` found."""
-    if found is None:
-        raise not_found("product")
-    definition = definition_of(product_id, found["version"], found["definition"])
-    return VersionedProduct(product_id, found["version"], definition), found["merchant_name"]
 
 
 @dataclass(frozen=True, slots=True)

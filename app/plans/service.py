@@ -36,6 +36,7 @@ from app.plans.schemas import (
 )
 from app.products import offers
 from app.products.schemas import ProductDefinition
+from app.products.service import current_found
 from app.quotes import service as quotes
 from app.quotes.schemas import Terms
 
@@ -82,10 +83,11 @@ def _new_installments(schedule: Schedule) -> list[InstallmentOut]:
 async def create_plan(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate, answer: Answer
 ) -> PlanOut:
-    """Make the plan from what `answer.found` holds (repository.product_read). The caller holds
-    the customer's lock (eligibility.customer_lock), so two checkouts at once cannot both pass a
-    limit: the customer's history is read here, after it, when the product's rules need it."""
-    product, merchant_name = repository.product_found(body.product_id, answer.found)
+    """Make the plan from what `answer.found` holds (products.service.current_read). The caller
+    holds the customer's lock (eligibility.customer_lock), so two checkouts at once cannot both
+    pass a limit: the customer's history is read here, after it, when the product's rules need
+    it."""
+    product, merchant_name = current_found(body.product_id, answer.found)
     definition = product.definition
     terms = _terms_for(definition, body)
     schedule = quotes.build(terms)

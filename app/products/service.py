@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, engine
 from app.errors import field_problem, invalid_document, not_found, validation_problem
+from app.idempotency import Read
 from app.models import Product, ProductVersion
 from app.pagination import PageParams, next_cursor, uuid_cursor
 from app.products import offers, schemas
@@ -98,10 +99,14 @@ async def get_product(
     return to_wire(product, row)
 
 
+# A product's current version, and its merchant's name (for a plan's agreement): $1 merchant,
+# $2 product. Plan creation reads it in its idempotency claim's statement (current_read).
 _CURRENT = """
-    SELECT v.version, v.definition::text FROM products AS p
+    SELECT v.version, v.definition::text AS definition, m.name AS merchant_name
+    FROM products AS p
     JOIN product_versions AS v ON v.product_id = p.id AND v.version = p.current_version
-    WHERE p.id = $1 AND p.merchant_id = $2
+    JOIN merchants AS m ON m.id = p.merchant_id
+    WHERE p.id = $2 AND p.merchant_id = $1
 """
 # A version never changes once written, so its parsed definition can be kept.
 _definitions: dict[tuple[uuid.UUID, int], schemas.ProductDefinition] = {}
@@ -117,14 +122,28 @@ def definition_of(product_id: uuid.UUID, version: int, raw: str) -> schemas.Prod
     return found
 
 
+def current_read(product_id: uuid.UUID) -> Read:
+    """`current_definition`'s read, to ride on an idempotency claim; `current_found` reads its
+    row."""
+    return Read(_CURRENT, (product_id,))
+
+
+def current_found(
+    product_id: uuid.UUID, row: asyncpg.Record | None
+) -> tuple[VersionedProduct, str]:
+    """The product's current version and its merchant's name, from a row of `_CURRENT`."""
+    if row is None:
+        raise not_found("product")
+    version = row["version"]
+    definition = definition_of(product_id, version, row["definition"])
+    return VersionedProduct(product_id, version, definition), row["merchant_name"]
+
+
 async def current_definition(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, product_id: uuid.UUID
 ) -> VersionedProduct:
-    row = await conn.fetchrow(_CURRENT, product_id, merchant_id)
-    if row is None:
-        raise not_found("product")
-    version, raw = row
-    return VersionedProduct(product_id, version, definition_of(product_id, version, raw))
+    row = await conn.fetchrow(_CURRENT, merchant_id, product_id)
+    return current_found(product_id, row)[0]
 
 
 async def update_product(
