@@ -20,16 +20,12 @@ from sqlalchemy.util import greenlet_spawn
 from app.config import Settings
 
 
-def lock_timeout_ms(settings: Settings) -> int:
-    return int(settings.idempotency_wait_seconds * 1000)
-
-
 def create_engine(url: str, settings: Settings, *, serving: bool = False) -> AsyncEngine:
     """`serving`: the API's engine, whose every lock wait is bounded (a 503 when it runs out,
     errors.py); the sweep and the CLI wait as long as it takes."""
     server_settings = {"application_name": "bnpl", "timezone": "UTC"}
     if serving:
-        server_settings["lock_timeout"] = str(lock_timeout_ms(settings))
+        server_settings["lock_timeout"] = str(int(settings.idempotency_wait_seconds * 1000))
         # A request's statements touch a handful of rows through their indexes, where a generic
         # plan is as good as a custom one; left to choose, PostgreSQL re-plans the CTE-heavy
         # payment statements on every execution (their array parameters make a generic plan
@@ -44,17 +40,8 @@ def create_engine(url: str, settings: Settings, *, serving: bool = False) -> Asy
     )
 
 
-def create_sessionmaker(
-    engine: AsyncEngine, *, lock_timeout_ms: int = 0
-) -> async_sessionmaker[AsyncSession]:
-    """`lock_timeout_ms`: the bound on the lock waits of a transaction that reaches `driver`;
-    0 (the sweep, the CLI) waits as long as it takes."""
-    return async_sessionmaker(
-        engine,
-        expire_on_commit=False,
-        autoflush=False,
-        info={"lock_timeout_ms": lock_timeout_ms},
-    )
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
 async def driver(session: AsyncSession) -> asyncpg.Connection:
@@ -63,17 +50,16 @@ async def driver(session: AsyncSession) -> asyncpg.Connection:
     A statement through SQLAlchemy costs ~0.4 ms more CPU than the same on asyncpg, so the
     services' statements are plain SQL on asyncpg, and a route with a session reaches them
     through this; they commit or roll back with the session. The first call opens the
-    transaction with a statement through SQLAlchemy (so the session knows it began), one that
-    bounds the transaction's lock waits: one that runs out is a 503 (errors.py). jsonb goes in
-    as `str` and comes out parsed (SQLAlchemy's codecs).
+    transaction with a statement through SQLAlchemy, so that its driver sends the BEGIN the
+    session will COMMIT. Lock waits are bounded as the engine says (`create_engine`). jsonb goes
+    in as `str` and comes out parsed (SQLAlchemy's codecs).
     """
     known = session.info.get("driver")
     if known is not None and known[0] is session.get_transaction():
         cached: asyncpg.Connection = known[1]
         return cached
-    connection = await session.connection()  # begins the session's transaction
-    timeout = int(session.info["lock_timeout_ms"])
-    await connection.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout}")
+    connection = await session.connection()
+    await connection.exec_driver_sql("SELECT 1")  # the driver's BEGIN goes out before it
     found = await _asyncpg(connection)
     session.info["driver"] = (session.get_transaction(), found)
     return found

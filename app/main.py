@@ -13,7 +13,7 @@ from app import migrate
 from app.auth import KeyCache
 from app.body_limit import BodyLimit
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker, lock_timeout_ms
+from app.db import create_engine, create_sessionmaker
 from app.eligibility.endpoints import router as eligibility_router
 from app.errors import install_problem_handlers
 from app.events.endpoints import router as events_router
@@ -64,9 +64,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 if settings.migrate_on_start:
                     await migrate.upgrade(engine)
                 app.state.engine = engine
-                app.state.sessionmaker = create_sessionmaker(
-                    engine, lock_timeout_ms=lock_timeout_ms(settings)
-                )
+                app.state.sessionmaker = create_sessionmaker(engine)
                 # Long-lived startup objects never die: keep the collector from rescanning them,
                 # and collect young objects less often (fewer, shorter pauses under load).
                 gc.freeze()
