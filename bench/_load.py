@@ -91,6 +91,38 @@ class MerchantCredentials:
     webhook_secret: str
 
 
+def pay_in_4(name: str, *, require_agreement: bool) -> dict[str, Any]:
+    """The product the benchmarks lend under: 3 biweekly installments after a 25-50 % deposit,
+    with a late-fee policy (grace, two fees, caps per installment and per plan)."""
+    return {
+        "name": name,
+        "currency": "USD",
+        "min_amount": 5000,
+        "max_amount": 200000,
+        "offers": [{"installments": 3, "frequency": "biweekly"}],
+        "deposit": {"min_percent": "25", "max_percent": "50"},
+        "late_fees": {
+            "grace_days": 3,
+            "first_fee": {"amount": 1000},
+            "second_fee": {"after_days": 7, "amount": 700},
+            "cap_per_installment": 1700,
+            "cap_per_plan": {"percent": "25", "amount": 6800},
+        },
+        "require_agreement": require_agreement,
+    }
+
+
+def create_product(server: Server, headers: Mapping[str, str], product: dict[str, Any]) -> str:
+    """POST /v1/products; the new product's id."""
+    status, payload = http_call(
+        server.port, "POST", "/v1/products", body=json.dumps(product).encode(), headers=headers
+    )
+    if status != 201:
+        raise LoadError(f"POST /v1/products answered {status}: {payload[:300]!r}")
+    product_id: str = json.loads(payload)["id"]
+    return product_id
+
+
 def create_api_key(server: Server, merchant_name: str = "bench") -> str:
     """HOOK: the API key the load authenticates with: a new merchant of `server`'s database.
 

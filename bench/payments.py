@@ -66,7 +66,8 @@ from _load import (
     build_request,
     check_write_bench_args,
     create_merchant,
-    http_call,
+    create_product,
+    pay_in_4,
     postmaster_pid,
     run_async,
     run_db_load,
@@ -84,22 +85,7 @@ from app.engine.installments import installment_status
 from app.models import uuid7
 from app.webhooks.signing import sign
 
-PRODUCT: dict[str, Any] = {
-    "name": "Pay in 4 (bench payments)",
-    "currency": "USD",
-    "min_amount": 5000,
-    "max_amount": 200000,
-    "offers": [{"installments": 3, "frequency": "biweekly"}],
-    "deposit": {"min_percent": "25", "max_percent": "50"},
-    "late_fees": {
-        "grace_days": 3,
-        "first_fee": {"amount": 1000},
-        "second_fee": {"after_days": 7, "amount": 700},
-        "cap_per_installment": 1700,
-        "cap_per_plan": {"percent": "25", "amount": 6800},
-    },
-    "require_agreement": False,
-}
+PRODUCT = pay_in_4("Pay in 4 (bench payments)", require_agreement=False)
 PLAN_AMOUNT = 40000
 DEPOSIT = 10000
 AFTER_DEPOSIT = PLAN_AMOUNT - DEPOSIT
@@ -297,22 +283,12 @@ def _status_after(row: Any, parts: dict[str, int], today: Any) -> str:
 # Set-up over the API
 
 
-def create_product(server: Server, headers: dict[str, str]) -> str:
-    status, payload = http_call(
-        server.port, "POST", "/v1/products", body=json.dumps(PRODUCT).encode(), headers=headers
-    )
-    if status != 201:
-        raise LoadError(f"POST /v1/products answered {status}: {payload[:300]!r}")
-    product_id: str = json.loads(payload)["id"]
-    return product_id
-
-
 def create_active_plans(
     server: Server, credentials: MerchantCredentials, count: int, connections: int
 ) -> list[uuid.UUID]:
     """`count` plans over the API, each with its deposit paid by a signed webhook."""
     headers = auth_headers(credentials.api_key)
-    product_id = create_product(server, headers)
+    product_id = create_product(server, headers, PRODUCT)
     requests = [
         build_request(
             "POST",

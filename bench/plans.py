@@ -60,7 +60,9 @@ from _load import (
     build_request,
     check_write_bench_args,
     create_api_key,
+    create_product,
     http_call,
+    pay_in_4,
     postmaster_pid,
     run_async,
     run_db_load,
@@ -73,22 +75,7 @@ from _load import (
 
 from app.models import uuid7
 
-PRODUCT: dict[str, Any] = {
-    "name": "Pay in 4 (bench)",
-    "currency": "USD",
-    "min_amount": 5000,
-    "max_amount": 200000,
-    "offers": [{"installments": 3, "frequency": "biweekly"}],
-    "deposit": {"min_percent": "25", "max_percent": "50"},
-    "late_fees": {
-        "grace_days": 3,
-        "first_fee": {"amount": 1000},
-        "second_fee": {"after_days": 7, "amount": 700},
-        "cap_per_installment": 1700,
-        "cap_per_plan": {"percent": "25", "amount": 6800},
-    },
-    "require_agreement": True,
-}
+PRODUCT = pay_in_4("Pay in 4 (bench)", require_agreement=True)
 AMOUNT = 40000
 PATH = "/v1/plans"
 RATIO_TARGET = 0.5
@@ -241,16 +228,6 @@ class RawPlans:
 TABLE = CeilingTable("plans")
 
 
-def create_product(server: Server, headers: dict[str, str]) -> str:
-    status, payload = http_call(
-        server.port, "POST", "/v1/products", body=json.dumps(PRODUCT).encode(), headers=headers
-    )
-    if status != 201:
-        raise LoadError(f"POST /v1/products answered {status}: {payload[:300]!r}")
-    product_id: str = json.loads(payload)["id"]
-    return product_id
-
-
 def create_prototype(server: Server, requests: PlanRequests) -> tuple[uuid.UUID, str, int]:
     """One plan over HTTP: (its id, its Idempotency-Key, the response size)."""
     key = f"prototype-{uuid.uuid4()}"
@@ -281,7 +258,7 @@ def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
     ):
         wait_ready(server, "GET", "/healthz", timeout=120)
         headers = auth_headers(create_api_key(server, "bench plans"))
-        product_id = create_product(server, headers)
+        product_id = create_product(server, headers, PRODUCT)
         prototype = PlanRequests(product_id, headers, "proto")
         plan_id, key, response_size = create_prototype(server, prototype)
         with server_database_url(server.env) as url:

@@ -66,7 +66,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from _load import asyncpg_connect_kwargs
+from _load import asyncpg_connect_kwargs, pay_in_4
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
@@ -84,22 +84,7 @@ SPREAD_DAYS = 120  # start dates spread over the SPREAD_DAYS days before the as-
 PAYERS_PERCENT = 30  # customers who paid everything due
 CHILD_TIMEOUT_S = 900
 PRODUCT = ProductDefinition.model_validate(
-    {
-        "name": "Pay in 4 (bench sweep)",
-        "currency": "USD",
-        "min_amount": 5000,
-        "max_amount": 200000,
-        "offers": [{"installments": 3, "frequency": "biweekly"}],
-        "deposit": {"min_percent": "25", "max_percent": "50"},
-        "late_fees": {
-            "grace_days": 3,
-            "first_fee": {"amount": 1000},
-            "second_fee": {"after_days": 7, "amount": 700},
-            "cap_per_installment": 1700,
-            "cap_per_plan": {"percent": "25", "amount": 6800},
-        },
-        "require_agreement": True,
-    }
+    pay_in_4("Pay in 4 (bench sweep)", require_agreement=True)
 )
 
 # Helpers for the statements below, in the generating session only (pg_temp): ordered ids, like
