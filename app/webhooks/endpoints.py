@@ -61,37 +61,38 @@ async def payment_event(
         merchant = uuid.UUID(merchant_id)
     except ValueError:
         raise _unauthorized("Unknown merchant or bad signature") from None
+    secret = await _signing_secret(request, merchant)
+    try:
+        verify(
+            secret,
+            webhook_id,
+            webhook_timestamp,
+            webhook_signature,
+            body,
+            now=clock.now(),
+            tolerance_seconds=settings.webhook_tolerance_seconds,
+        )
+    except SignatureError as exc:
+        raise _unauthorized(str(exc)) from exc
+    try:
+        event = PaymentEvent.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise Problem(400, "malformed-json", "Malformed JSON", "The body is not JSON") from exc
+        raise invalid_document(exc) from exc
+    # Only a verified event takes a connection and a transaction.
     async with connection(request) as conn:
-        secret = await _signing_secret(request, conn, merchant)
-        try:
-            verify(
-                secret,
-                webhook_id,
-                webhook_timestamp,
-                webhook_signature,
-                body,
-                now=clock.now(),
-                tolerance_seconds=settings.webhook_tolerance_seconds,
-            )
-        except SignatureError as exc:
-            raise _unauthorized(str(exc)) from exc
-        try:
-            event = PaymentEvent.model_validate_json(body)
-        except ValidationError as exc:
-            if any(e["type"] == "json_invalid" for e in exc.errors()):
-                raise Problem(
-                    400, "malformed-json", "Malformed JSON", "The body is not JSON"
-                ) from exc
-            raise invalid_document(exc) from exc
         # The signed bytes as received: the record of what the provider said.
         ack = await _apply(conn, merchant, event, body.decode())
     return json_response(ack)
 
 
-async def _signing_secret(request: Request, conn: asyncpg.Connection, merchant: uuid.UUID) -> str:
+async def _signing_secret(request: Request, merchant: uuid.UUID) -> str:
+    """The merchant's current webhook secret, from the cache or else the database."""
     secrets: SigningSecrets = request.app.state.signing_secrets
     if (secret := secrets.get(merchant)) is None:
-        version = await repository.secret_version(conn, merchant)
+        async with connection(request) as conn:
+            version = await repository.secret_version(conn, merchant)
         if version is None:
             raise _unauthorized("Unknown merchant or bad signature")
         settings: Settings = request.app.state.settings
