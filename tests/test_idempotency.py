@@ -11,9 +11,8 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import greenlet_spawn
 
+from app.db import connection
 from app.idempotency import Answer, Read, idempotent
 from tests.conftest import Tenant
 
@@ -25,22 +24,14 @@ class Seen(BaseModel):
     found: dict[str, Any] | None
 
 
-@pytest.fixture
-async def conn(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
-    pooled = await engine.raw_connection()
-    raw = pooled.driver_connection
-    assert isinstance(raw, asyncpg.Connection)
-    try:
-        transaction = raw.transaction()
-        await transaction.start()
-        yield raw
-        await transaction.rollback()
-    finally:
-        await greenlet_spawn(pooled.close)
-
-
 def _request(app: FastAPI) -> Any:
     return SimpleNamespace(app=app, method="POST", url=SimpleNamespace(path="/test"))
+
+
+@pytest.fixture
+async def conn(app: FastAPI) -> AsyncIterator[asyncpg.Connection]:
+    async with connection(_request(app)) as conn:
+        yield conn
 
 
 async def _run(
