@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.db import driver
 from app.eligibility.schemas import EligibilityRequest, EligibilityResult, Reason
-from app.errors import Problem
+from app.errors import Problem, not_found
+from app.idempotency import Read
 from app.products import offers
 from app.products.schemas import EligibilityRules, ProductDefinition
-from app.products.service import current_definition
+from app.products.service import CURRENT_SQL, VersionedProduct, current_found
 from app.quotes import service as quotes
 
 OPEN_STATUSES = ("pending", "active")
@@ -32,34 +33,54 @@ class History:
     bad_plans: int
 
 
-# The customer's history: $1 merchant, $2 customer, then `history_args()`. A statement that
-# wants it too (plan creation) embeds it with the same parameters.
-HISTORY_SQL = """
-    SELECT
-        count(*) FILTER (WHERE status = ANY($3::text[])) AS open_plans,
-        count(*) FILTER (WHERE start_date > $4::date AND status <> 'cancelled') AS recent_plans,
-        count(*) FILTER (WHERE delinquency_state = ANY($5::text[]) OR status = ANY($6::text[]))
-            AS bad_plans
-    FROM plans WHERE merchant_id = $1 AND customer_id = $2
-"""
+# The product's current version (products.service.CURRENT_SQL: $1 merchant, $2 product) and the
+# customer's history ($3 customer, then the statuses and the date of `product_and_history_read`),
+# in one statement. Eligibility answers from it; plan creation reads it with its idempotency claim.
+PRODUCT_AND_HISTORY = f"""
+    SELECT product.*, past.* FROM ({CURRENT_SQL}) AS product CROSS JOIN (
+        SELECT
+            count(*) FILTER (WHERE status = ANY($4::text[])) AS open_plans,
+            count(*) FILTER (WHERE start_date > $5::date AND status <> 'cancelled')
+                AS recent_plans,
+            count(*) FILTER (WHERE delinquency_state = ANY($6::text[]) OR status = ANY($7::text[]))
+                AS bad_plans
+        FROM plans WHERE merchant_id = $1 AND customer_id = $3
+    ) AS past
+"""  # noqa: S608 (composed of constant SQL)
 
 
-def history_args() -> tuple[list[str], date, list[str], list[str]]:
+def product_and_history_read(product_id: uuid.UUID, customer_id: str) -> Read:
+    """PRODUCT_AND_HISTORY, to ride on an idempotency claim (`found_with_history` reads it)."""
     year_ago = clock.today() - timedelta(days=365)
-    return list(OPEN_STATUSES), year_ago, list(BAD_STANDING_STATES), list(BAD_STANDING_STATUSES)
+    args = (list(OPEN_STATUSES), year_ago, list(BAD_STANDING_STATES), list(BAD_STANDING_STATUSES))
+    return Read(PRODUCT_AND_HISTORY, (product_id, customer_id, *args))
 
 
-async def history(conn: asyncpg.Connection, merchant_id: uuid.UUID, customer_id: str) -> History:
-    row = await conn.fetchrow(HISTORY_SQL, merchant_id, customer_id, *history_args())
-    assert row is not None  # an aggregate always has its one row
-    return History(*row)
+def found_with_history(
+    product_id: uuid.UUID, row: asyncpg.Record | None
+) -> tuple[VersionedProduct, str, History]:
+    """The product, its merchant's name and the customer's history, from a PRODUCT_AND_HISTORY
+    row; a 404 problem when the merchant has no such product."""
+    if row is None:
+        raise not_found("product")
+    product, merchant_name = current_found(product_id, row)
+    return product, merchant_name, History(row["open_plans"], row["recent_plans"], row["bad_plans"])
 
 
-def reads_history(rules: EligibilityRules) -> bool:
+async def product_and_history(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, product_id: uuid.UUID, customer_id: str
+) -> tuple[VersionedProduct, str, History]:
+    read = product_and_history_read(product_id, customer_id)
+    return found_with_history(product_id, await conn.fetchrow(read.sql, merchant_id, *read.args))
+
+
+def counts_plans(rules: EligibilityRules) -> bool:
+    """Whether the rules count the customer's plans, which another of their checkouts can change
+    at the same moment: plan creation decides those under the customer's lock, on counts read
+    after it. (Delinquency is not changed by a creation, so a read before the lock will do.)"""
     return (
         rules.max_active_plans_per_customer is not None
         or rules.max_new_plans_per_365_days is not None
-        or rules.block_if_delinquent
     )
 
 
@@ -70,9 +91,9 @@ def customer_lock(merchant_id: uuid.UUID, customer_id: str) -> str:
 
 
 def reasons_against(
-    definition: ProductDefinition, amount: int, currency: str, past: History | None
+    definition: ProductDefinition, amount: int, currency: str, past: History
 ) -> list[Reason]:
-    """Why the customer may not have this credit; `past` is read when `reads_history`."""
+    """Why the customer may not have this credit."""
     reasons: list[Reason] = []
     if currency != definition.currency:
         reasons.append(
@@ -100,8 +121,6 @@ def reasons_against(
             Reason(code="no_offer_for_amount", message="No offer of this product fits the amount")
         )
     rules = definition.eligibility
-    if past is None or not reads_history(rules):
-        return reasons
     open_plans, recent_plans, bad_plans = past.open_plans, past.recent_plans, past.bad_plans
     limit = rules.max_active_plans_per_customer
     if limit is not None and open_plans >= limit:
@@ -144,11 +163,10 @@ async def check(
     session: AsyncSession, merchant_id: uuid.UUID, request: EligibilityRequest
 ) -> EligibilityResult:
     conn = await driver(session)
-    product = await current_definition(conn, merchant_id, request.product_id)
+    product, _, past = await product_and_history(
+        conn, merchant_id, request.product_id, request.customer_id
+    )
     definition = product.definition
-    past = None
-    if reads_history(definition.eligibility):
-        past = await history(conn, merchant_id, request.customer_id)
     reasons = reasons_against(definition, request.amount, request.currency, past)
     if reasons:
         return EligibilityResult(eligible=False, reasons=reasons, offers=[])

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from app.agreements import service as agreements
 from app.auth import MerchantId
 from app.db import Session, connection, driver
-from app.eligibility.service import customer_lock
+from app.eligibility.service import customer_lock, product_and_history_read
 from app.errors import problem_responses
 from app.events.schemas import EventList
 from app.idempotency import Answer, KeyHeader, OptionalKeyHeader, idempotent
@@ -24,7 +24,6 @@ from app.plans.schemas import (
     PlanOut,
     PlanStatus,
 )
-from app.products.service import current_read
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 
@@ -54,7 +53,7 @@ async def create_plan(
             201,
             lambda answer: service.create_plan(conn, merchant_id, body, answer),
             lock=customer_lock(merchant_id, body.customer_id),
-            read=current_read(body.product_id),
+            read=product_and_history_read(body.product_id, body.customer_id),
         )
 
 

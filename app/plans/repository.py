@@ -1,6 +1,6 @@
 """Plan creation's write, on asyncpg: it is the busiest write of the service, so it reads what it
-needs with the idempotency claim (products.service.current_read) and writes a plan in one
-statement."""
+needs with the idempotency claim (eligibility.service.product_and_history_read) and writes a plan
+in one statement."""
 
 from __future__ import annotations
 

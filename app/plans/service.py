@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.agreements import service as agreements
-from app.eligibility.service import history, not_eligible, reads_history, reasons_against
+from app.eligibility.service import (
+    counts_plans,
+    found_with_history,
+    not_eligible,
+    product_and_history,
+    reasons_against,
+)
 from app.engine import Schedule
 from app.engine.delinquency import bucket
 from app.errors import field_problem, not_found, validation_problem
@@ -36,7 +42,6 @@ from app.plans.schemas import (
 )
 from app.products import offers
 from app.products.schemas import ProductDefinition
-from app.products.service import current_found
 from app.quotes import service as quotes
 from app.quotes.schemas import Terms
 
@@ -83,17 +88,16 @@ def _new_installments(schedule: Schedule) -> list[InstallmentOut]:
 async def create_plan(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate, answer: Answer
 ) -> PlanOut:
-    """Make the plan from what `answer.found` holds (products.service.current_read). The caller
-    holds the customer's lock (eligibility.customer_lock), so two checkouts at once cannot both
-    pass a limit: the customer's history is read here, after it, when the product's rules need
-    it."""
-    product, merchant_name = current_found(body.product_id, answer.found)
+    """Make the plan from what `answer.found` holds (eligibility.service.product_and_history_read,
+    read with the idempotency claim). The caller holds the customer's lock
+    (eligibility.customer_lock), so two checkouts at once cannot both pass a limit: when the
+    product's rules count the customer's plans, they are counted again here, under it."""
+    product, merchant_name, past = found_with_history(body.product_id, answer.found)
     definition = product.definition
     terms = _terms_for(definition, body)
     schedule = quotes.build(terms)
-    past = None
-    if reads_history(definition.eligibility):
-        past = await history(conn, merchant_id, body.customer_id)
+    if counts_plans(definition.eligibility):
+        *_, past = await product_and_history(conn, merchant_id, body.product_id, body.customer_id)
     reasons = reasons_against(definition, body.amount, definition.currency, past)
     if reasons:
         raise not_eligible(reasons)

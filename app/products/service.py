@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, engine
 from app.errors import field_problem, invalid_document, not_found, validation_problem
-from app.idempotency import Read
 from app.models import Product, ProductVersion
 from app.pagination import PageParams, next_cursor, uuid_cursor
 from app.products import offers, schemas
@@ -100,8 +99,9 @@ async def get_product(
 
 
 # A product's current version, and its merchant's name (for a plan's agreement): $1 merchant,
-# $2 product. Plan creation reads it in its idempotency claim's statement (current_read).
-_CURRENT = """
+# $2 product. Eligibility and plan creation read it in one statement with the customer's history
+# (app.eligibility.service.PRODUCT_AND_HISTORY).
+CURRENT_SQL = """
     SELECT v.version, v.definition::text AS definition, m.name AS merchant_name
     FROM products AS p
     JOIN product_versions AS v ON v.product_id = p.id AND v.version = p.current_version
@@ -122,16 +122,10 @@ def definition_of(product_id: uuid.UUID, version: int, raw: str) -> schemas.Prod
     return found
 
 
-def current_read(product_id: uuid.UUID) -> Read:
-    """`current_definition`'s read, to ride on an idempotency claim; `current_found` reads its
-    row."""
-    return Read(_CURRENT, (product_id,))
-
-
 def current_found(
     product_id: uuid.UUID, row: asyncpg.Record | None
 ) -> tuple[VersionedProduct, str]:
-    """The product's current version and its merchant's name, from a row of `_CURRENT`."""
+    """The product's current version and its merchant's name, from a row of `CURRENT_SQL`."""
     if row is None:
         raise not_found("product")
     version = row["version"]
@@ -142,7 +136,7 @@ def current_found(
 async def current_definition(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, product_id: uuid.UUID
 ) -> VersionedProduct:
-    row = await conn.fetchrow(_CURRENT, merchant_id, product_id)
+    row = await conn.fetchrow(CURRENT_SQL, merchant_id, product_id)
     return current_found(product_id, row)[0]
 
 

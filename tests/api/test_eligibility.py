@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.eligibility.service import customer_lock
 from tests.conftest import Tenant
 from tests.factories import create_plan, create_product, plan_body
 
@@ -93,22 +97,42 @@ async def test_delinquent_customer_is_blocked(tenant: Tenant, engine: AsyncEngin
     assert await _codes(tenant, _request(lenient, "cus_late")) == []
 
 
-async def test_concurrent_checkouts_cannot_both_pass_the_limit(tenant: Tenant) -> None:
-    import asyncio
-    import uuid
-
-    product = await create_product(
-        tenant.client,
-        eligibility={"max_active_plans_per_customer": 1, "max_new_plans_per_365_days": None},
-    )
-    responses = await asyncio.gather(
-        *(
-            tenant.client.post(
-                "/v1/plans",
-                json=plan_body(product, customer_id="cus_race"),
-                headers={"Idempotency-Key": str(uuid.uuid4())},
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {"max_active_plans_per_customer": 1, "max_new_plans_per_365_days": None},
+        {"max_new_plans_per_365_days": 1, "max_active_plans_per_customer": None},
+    ],
+)
+async def test_concurrent_checkouts_cannot_both_pass_the_limit(
+    tenant: Tenant, engine: AsyncEngine, rules: dict[str, Any]
+) -> None:
+    product = await create_product(tenant.client, eligibility=rules)
+    customer = "cus_race"
+    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    # Hold the customer's lock, so that all five checkouts read the product and the history
+    # before any of them may decide; only the counts read again under the lock can stop them.
+    async with engine.connect() as holder:
+        await holder.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": customer_lock(tenant.id, customer)},
+        )
+        checkouts = [
+            asyncio.create_task(
+                tenant.client.post(
+                    "/v1/plans",
+                    json=plan_body(product, customer_id=customer),
+                    headers={"Idempotency-Key": str(uuid.uuid4())},
+                )
             )
             for _ in range(5)
-        )
-    )
+        ]
+        for _ in range(500):
+            if (await holder.execute(waiting)).scalar_one() == 5:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the checkouts never queued on the customer's lock")
+        await holder.rollback()
+    responses = await asyncio.gather(*checkouts)
     assert sorted(r.status_code for r in responses) == [201, 422, 422, 422, 422]
