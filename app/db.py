@@ -90,9 +90,13 @@ Session = Annotated[AsyncSession, Depends(_request_session, scope="function")]
 
 
 @asynccontextmanager
-async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+async def connection(
+    request: Request, *, transaction: bool = True
+) -> AsyncIterator[asyncpg.Connection]:
     """A pooled asyncpg connection in one transaction, committed when the block ends without an
-    error (so before the response is sent, like `Session`), rolled back otherwise.
+    error (so before the response is sent, like `Session`), rolled back otherwise. With
+    `transaction` False, in none: each statement commits on its own (plan creation writes in
+    one statement) unless the block opens a transaction itself.
 
     The busiest routes (plan creation, payments, the webhook) use it in place of the ORM
     session, as a block in the endpoint rather than a dependency: FastAPI's handling of a
@@ -105,7 +109,10 @@ async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     raw = pooled.driver_connection
     assert isinstance(raw, asyncpg.Connection)
     try:
-        async with raw.transaction():
+        if transaction:
+            async with raw.transaction():
+                yield raw
+        else:
             yield raw
     finally:
         # Back to the pool, as AsyncEngine does it; one left broken or mid-transaction (its
