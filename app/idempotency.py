@@ -149,9 +149,7 @@ def _stored(row: asyncpg.Record, digest: bytes) -> Response:
     return _replay(row["response_status"], row["response_body"])
 
 
-def _in_progress() -> Problem:
-    """A lock wait ran past lock_timeout: on a twin request with the same key, still running (or,
-    in plan creation, on the customer's lock, held by another checkout of theirs)."""
+def _in_progress(exc: asyncpg.LockNotAvailableError) -> Problem:
     return Problem(
         409,
         "idempotency-in-progress",
@@ -170,7 +168,7 @@ async def _claim(
     try:
         claimed = await conn.fetchval(_CLAIM, merchant_id, key, digest, expires)
     except asyncpg.LockNotAvailableError as exc:
-        raise _in_progress() from exc
+        raise _in_progress(exc) from exc
     if claimed is not None:
         return None
     row = await conn.fetchrow(_FIRST, merchant_id, key)
@@ -255,7 +253,7 @@ async def write_last(
     try:
         await work(answer)
     except asyncpg.LockNotAvailableError as exc:
-        raise _in_progress() from exc
+        raise _in_progress(exc) from exc
     except KeyTaken:
         stored = await conn.fetchrow(_FIRST, merchant_id, key)
         if stored is None:  # purged since: as good as free, so run again
