@@ -90,13 +90,9 @@ Session = Annotated[AsyncSession, Depends(_request_session, scope="function")]
 
 
 @asynccontextmanager
-async def connection(
-    request: Request, *, transaction: bool = True
-) -> AsyncIterator[asyncpg.Connection]:
+async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     """A pooled asyncpg connection in one transaction, committed when the block ends without an
-    error (so before the response is sent, like `Session`), rolled back otherwise. With
-    `transaction` False, in none: each statement commits on its own (plan creation writes in
-    one statement) unless the block opens a transaction itself.
+    error (so before the response is sent, like `Session`), rolled back otherwise.
 
     The busiest routes (plan creation, payments, the webhook) use it in place of the ORM
     session, as a block in the endpoint rather than a dependency: FastAPI's handling of a
@@ -109,10 +105,7 @@ async def connection(
     raw = pooled.driver_connection
     assert isinstance(raw, asyncpg.Connection)
     try:
-        if transaction:
-            async with raw.transaction():
-                yield raw
-        else:
+        async with raw.transaction():
             yield raw
     finally:
         # Back to the pool, as AsyncEngine does it; one left broken or mid-transaction (its

@@ -1,16 +1,10 @@
 """Idempotency-Key: the same key and body replay the first answer; the same key with another body
 is a 422; a retry while the first is still running waits for it, and is a 409 if it runs long.
 
-Two ways to keep that promise, both storing the answer atomically with what the request wrote,
-so a crash leaves no half-claimed key behind:
-- `idempotent`: the key is claimed first, by an INSERT in the request's own transaction. A
-  concurrent request with the same key blocks on that row until the first commits (then replays
-  it) or rolls back (then runs itself).
-- `write_last`, for a work that writes everything in one statement (plan creation): one read
-  looks the key up, then the work's single statement stores the answer with everything else,
-  guarded by the key (`store_answer_sql`), with no transaction around the two. Twins that raced
-  past the read both compute the answer; the key lets one statement write and stops the other,
-  which then replays what the first stored.
+The key is claimed by an INSERT in the request's own transaction, so the answer is stored
+atomically with what the request created, and a crash leaves no half-claimed key behind. A
+concurrent request with the same key blocks on that row until the first commits (then replays
+it) or rolls back (then runs itself).
 """
 
 from __future__ import annotations
@@ -21,7 +15,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import asyncpg
@@ -64,21 +58,43 @@ def fingerprint(request: Request, body: BaseModel | None) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    """A one-row SELECT that rides on `write_last`'s look-up of the key, saving a round trip: its
-    parameters are $1 (the merchant id), then `args` from $2 on. The work finds its row in
-    `Answer.found` (None when it found nothing)."""
+    """A one-row SELECT that rides on the claim's statement, saving a round trip: its parameters
+    are $1 (the merchant id), then `args` from $2 on. It runs before the work's `lock` is held,
+    so it must not read what that lock guards. The work finds its row in `Answer.found` (None
+    when it found nothing)."""
 
     sql: str
     args: tuple[object, ...] = ()
 
 
-_CLAIM = """
-    INSERT INTO idempotency_keys
-        (merchant_id, key, request_hash, response_status, response_body, expires_at)
-    VALUES ($1, $2, $3, 0, '', $4)
-    ON CONFLICT DO NOTHING
-    RETURNING key
-"""
+@functools.cache
+def _claim_sql(read: str | None, first: int) -> str:
+    """The claim: an INSERT of the key that returns a row only if the key is ours. Its own
+    parameters come after those of `read` (from $`first` on): the key, the request's hash, the
+    expiry and an advisory lock (hashtextextended) to take once the key is ours, if not NULL, so
+    a request that must serialize with others (plan creation, per customer) saves the round trip
+    of taking it alone."""
+    # Composed of this module's text, parameter numbers and a `Read`'s constant SQL: no input.
+    key, digest, expires, lock = (f"${first + n}" for n in range(4))
+    found = " FROM claimed"
+    if read:
+        found = (
+            ", found.* FROM claimed LEFT JOIN"  # noqa: S608
+            f" (SELECT true AS found, r.* FROM ({read}) AS r) AS found ON true"
+        )
+    return f"""
+    WITH claimed AS (
+        INSERT INTO idempotency_keys
+            (merchant_id, key, request_hash, response_status, response_body, expires_at)
+        VALUES ($1, {key}, {digest}, 0, '', {expires})
+        ON CONFLICT DO NOTHING
+        RETURNING key
+    )
+    SELECT {lock}::text IS NULL OR pg_advisory_xact_lock(hashtextextended({lock}, 0)) IS NULL{found}
+    """  # noqa: S608
+
+
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 _FIRST = """
     SELECT request_hash, response_status, response_body, expires_at FROM idempotency_keys
     WHERE merchant_id = $1 AND key = $2
@@ -90,44 +106,6 @@ _STORE = """
 """
 
 
-@functools.cache
-def _lookup_sql(read: str, key: int) -> str:
-    """`write_last`'s first statement: the answer stored under the key ($`key`), if any, and the
-    row of `read` (with `found` true), side by side in one row."""
-    # Composed of this module's text, a parameter number and a `Read`'s constant SQL: no input.
-    return f"""
-    SELECT stored.request_hash, stored.response_status, stored.response_body, stored.expires_at,
-        found.*
-    FROM (SELECT) AS one
-    LEFT JOIN idempotency_keys AS stored ON stored.merchant_id = $1 AND stored.key = ${key}
-    LEFT JOIN (SELECT true AS found, r.* FROM ({read}) AS r) AS found ON true
-    """  # noqa: S608
-
-
-def store_answer_sql(merchant: int, first: int) -> str:
-    """The INSERT that stores a `write_last` answer, for the work's statement: the merchant id at
-    $`merchant`, then the parameters of `Answer.store_with` from $`first` on. It returns a row
-    only when the key was free (or held an expired answer), so every write of the statement
-    must select from it; when a twin stored first, it returns none (having waited for the twin,
-    up to lock_timeout) and the work raises `KeyTaken`."""
-    key, digest, status, body, expires, now = (f"${first + n}" for n in range(6))
-    return f"""
-    INSERT INTO idempotency_keys AS k
-        (merchant_id, key, request_hash, response_status, response_body, expires_at)
-    VALUES (${merchant}, {key}, {digest}, {status}, {body}, {expires})
-    ON CONFLICT (merchant_id, key) DO UPDATE SET
-        request_hash = excluded.request_hash, response_status = excluded.response_status,
-        response_body = excluded.response_body, expires_at = excluded.expires_at,
-        created_at = {now}
-    WHERE k.expires_at < {now}
-    RETURNING true AS stored
-    """  # noqa: S608 (parameter numbers only)
-
-
-class KeyTaken(Exception):
-    """Raised by a `write_last` work whose statement found its key stored by a twin."""
-
-
 def _replay(status: int, body: bytes) -> Response:
     return Response(
         body,
@@ -137,8 +115,39 @@ def _replay(status: int, body: bytes) -> Response:
     )
 
 
-def _stored(row: asyncpg.Record, digest: bytes) -> Response:
-    """The replay of a stored answer, or a 422 problem when the key came with another request."""
+async def _claim(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    key: str,
+    digest: bytes,
+    settings: Settings,
+    lock: str | None,
+    read: Read | None,
+) -> Response | asyncpg.Record:
+    """The claimed row (with what `read` found), or the replay of the first answer."""
+    now = clock.now()
+    expires = now + timedelta(hours=settings.idempotency_ttl_hours)
+    args = read.args if read else ()
+    sql = _claim_sql(read.sql if read else None, 2 + len(args))
+    try:
+        claimed = await conn.fetchrow(sql, merchant_id, *args, key, digest, expires, lock)
+    except asyncpg.LockNotAvailableError as exc:
+        raise Problem(
+            409,
+            "idempotency-in-progress",
+            "Request in progress",
+            "A request with this Idempotency-Key is still running; retry shortly",
+            headers={"Retry-After": "1"},
+        ) from exc
+    if claimed is not None:
+        return claimed
+    row = await conn.fetchrow(_FIRST, merchant_id, key)
+    if row is None:  # the twin rolled back, or the key was purged, since the claim saw it
+        return await _claim(conn, merchant_id, key, digest, settings, lock, read)
+    if row["expires_at"] < now:
+        # Past its time: forget it and claim the key afresh (rare, so kept off the common path).
+        await conn.execute(_FORGET, merchant_id, key)
+        return await _claim(conn, merchant_id, key, digest, settings, lock, read)
     if row["request_hash"] != digest:
         raise Problem(
             422,
@@ -149,58 +158,22 @@ def _stored(row: asyncpg.Record, digest: bytes) -> Response:
     return _replay(row["response_status"], row["response_body"])
 
 
-def _in_progress(exc: asyncpg.LockNotAvailableError) -> Problem:
-    return Problem(
-        409,
-        "idempotency-in-progress",
-        "Request in progress",
-        "A request with this Idempotency-Key is still running; retry shortly",
-        headers={"Retry-After": "1"},
-    )
-
-
-async def _claim(
-    conn: asyncpg.Connection, merchant_id: uuid.UUID, key: str, digest: bytes, settings: Settings
-) -> Response | None:
-    """None once the key is ours, or the replay of the first answer."""
-    now = clock.now()
-    expires = now + timedelta(hours=settings.idempotency_ttl_hours)
-    try:
-        claimed = await conn.fetchval(_CLAIM, merchant_id, key, digest, expires)
-    except asyncpg.LockNotAvailableError as exc:
-        raise _in_progress(exc) from exc
-    if claimed is not None:
-        return None
-    row = await conn.fetchrow(_FIRST, merchant_id, key)
-    if row is None:  # the twin rolled back, or the key was purged, since the claim saw it
-        return await _claim(conn, merchant_id, key, digest, settings)
-    if row["expires_at"] < now:
-        # Past its time: forget it and claim the key afresh (rare, so kept off the common path).
-        await conn.execute(_FORGET, merchant_id, key)
-        return await _claim(conn, merchant_id, key, digest, settings)
-    return _stored(row, digest)
-
-
 @dataclass(slots=True)
 class Answer:
-    """The answer to a request under an Idempotency-Key (`key` None: none was sent). For a
-    `write_last` work: `found` is the row of its `Read` (None when it found nothing), and
-    `store_with` gives what its statement stores with `store_answer_sql`."""
+    """The answer to a request under an Idempotency-Key (`key` None: none was sent). A work
+    whose last statement can also store the answer (an UPDATE of idempotency_keys like _STORE)
+    calls `store_with` and puts what it returns in that statement: one round trip less.
+    `found`: the row of the `Read` done with the claim, if one was asked for and found."""
 
     key: str | None
     status_code: int
-    found: asyncpg.Record | None = None
-    digest: bytes = b""
-    now: datetime | None = None
-    expires_at: datetime | None = None
     body: bytes | None = None
+    found: asyncpg.Record | None = None
 
-    def store_with(
-        self, model: BaseModel
-    ) -> tuple[str | None, bytes, int, bytes, datetime | None, datetime | None]:
-        """The parameters of `store_answer_sql`, with the exact bytes about to be sent."""
+    def store_with(self, model: BaseModel) -> tuple[str | None, int, bytes]:
+        """The key, status and exact bytes the caller's statement must store."""
         self.body = model.model_dump_json().encode()
-        return self.key, self.digest, self.status_code, self.body, self.expires_at, self.now
+        return self.key, self.status_code, self.body
 
 
 async def idempotent(
@@ -211,55 +184,31 @@ async def idempotent(
     body: BaseModel | None,
     status_code: int,
     work: Callable[[Answer], Awaitable[BaseModel]],
+    *,
+    lock: str | None = None,
+    read: Read | None = None,
 ) -> Response:
-    """Run `work` once per key, in the transaction `conn` is in; store its answer with it."""
+    """Run `work` once per key; store its answer with it in the same transaction. `lock`: an
+    advisory lock (hashtextextended) to hold before the work runs; `read`: a row the work needs,
+    read in the claim's statement."""
+    answer = Answer(key, status_code)
     if key is not None:
         settings: Settings = request.app.state.settings
-        replay = await _claim(conn, merchant_id, key, fingerprint(request, body), settings)
-        if replay is not None:
-            return replay
-    result = await work(Answer(key, status_code))
+        digest = fingerprint(request, body)
+        claimed = await _claim(conn, merchant_id, key, digest, settings, lock, read)
+        if isinstance(claimed, Response):
+            return claimed
+        if read is not None and claimed["found"]:
+            answer.found = claimed
+    else:
+        if lock is not None:
+            await conn.execute(_LOCK, lock)
+        if read is not None:
+            answer.found = await conn.fetchrow(read.sql, merchant_id, *read.args)
+    result = await work(answer)
+    if answer.body is not None:  # the work stored it
+        return Response(answer.body, status_code=status_code, media_type="application/json")
     response = json_response(result, status_code)
     if key is not None:
         await conn.execute(_STORE, merchant_id, key, status_code, bytes(response.body))
     return response
-
-
-async def write_last(
-    conn: asyncpg.Connection,
-    request: Request,
-    merchant_id: uuid.UUID,
-    key: str,
-    body: BaseModel,
-    status_code: int,
-    work: Callable[[Answer], Awaitable[object]],
-    *,
-    read: Read,
-) -> Response:
-    """Run `work` once per key, where the work writes everything, and stores its answer
-    (`Answer.store_with`, `store_answer_sql`), in one statement; `conn` is in no transaction
-    (the work may open one). `read`: a row the work needs, read with the key's look-up."""
-    settings: Settings = request.app.state.settings
-    digest = fingerprint(request, body)
-    now = clock.now()
-    sql = _lookup_sql(read.sql, 2 + len(read.args))
-    row = await conn.fetchrow(sql, merchant_id, *read.args, key)
-    assert row is not None  # (SELECT) always has its one row
-    if row["request_hash"] is not None and row["expires_at"] >= now:
-        return _stored(row, digest)
-    found = row if row["found"] else None
-    expires_at = now + timedelta(hours=settings.idempotency_ttl_hours)
-    answer = Answer(key, status_code, found, digest, now, expires_at)
-    try:
-        await work(answer)
-    except asyncpg.LockNotAvailableError as exc:
-        raise _in_progress(exc) from exc
-    except KeyTaken:
-        stored = await conn.fetchrow(_FIRST, merchant_id, key)
-        if stored is None:  # purged since: as good as free, so run again
-            return await write_last(
-                conn, request, merchant_id, key, body, status_code, work, read=read
-            )
-        return _stored(stored, digest)
-    assert answer.body is not None, "a write_last work stores its answer"
-    return Response(answer.body, status_code=status_code, media_type="application/json")

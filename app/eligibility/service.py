@@ -90,14 +90,6 @@ def customer_lock(merchant_id: uuid.UUID, customer_id: str) -> str:
     return f"customer:{merchant_id}:{customer_id}"
 
 
-async def lock_customer(conn: asyncpg.Connection, merchant_id: uuid.UUID, customer_id: str) -> None:
-    """Take the customer's lock (`customer_lock`) until the end of `conn`'s transaction."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        customer_lock(merchant_id, customer_id),
-    )
-
-
 def reasons_against(
     definition: ProductDefinition, amount: int, currency: str, past: History
 ) -> list[Reason]:

@@ -9,10 +9,10 @@ from fastapi.responses import HTMLResponse
 from app.agreements import service as agreements
 from app.auth import MerchantId
 from app.db import Session, connection, driver
-from app.eligibility.service import product_and_history_read
+from app.eligibility.service import customer_lock, product_and_history_read
 from app.errors import problem_responses
 from app.events.schemas import EventList
-from app.idempotency import Answer, KeyHeader, OptionalKeyHeader, idempotent, write_last
+from app.idempotency import Answer, KeyHeader, OptionalKeyHeader, idempotent
 from app.pagination import Page
 from app.plans import service
 from app.plans.schemas import (
@@ -43,8 +43,8 @@ async def create_plan(
 ) -> Response:
     """Creates the plan once however often it is retried with the same `Idempotency-Key`.
     A customer the product's eligibility rules refuse gets a 422 problem listing `reasons`."""
-    async with connection(request, transaction=False) as conn:
-        return await write_last(
+    async with connection(request) as conn:
+        return await idempotent(
             conn,
             request,
             merchant_id,
@@ -52,6 +52,7 @@ async def create_plan(
             body,
             201,
             lambda answer: service.create_plan(conn, merchant_id, body, answer),
+            lock=customer_lock(merchant_id, body.customer_id),
             read=product_and_history_read(body.product_id, body.customer_id),
         )
 

@@ -1,6 +1,6 @@
 """Plan creation's write, on asyncpg: it is the busiest write of the service, so it reads what it
-needs with the look-up of its Idempotency-Key (eligibility.service.product_and_history_read) and
-writes a plan, with its answer, in one statement (idempotency.write_last)."""
+needs with the idempotency claim (eligibility.service.product_and_history_read) and writes a plan
+in one statement."""
 
 from __future__ import annotations
 
@@ -13,44 +13,39 @@ from decimal import Decimal
 import asyncpg
 
 from app.events.service import NewEvent, unnest_columns
-from app.idempotency import Answer, KeyTaken, store_answer_sql
+from app.idempotency import Answer
 from app.plans.schemas import PlanOut
 
-# The plan, its schedule lines, its agreement, its events and the answer under its
-# Idempotency-Key, in one statement and so atomically without a transaction around it. Every
-# write selects from `answered`, which is empty when a twin request stored the key first: then
-# nothing is written. The foreign keys of the lines and the agreement are checked at the end of
-# the statement, when the plan row exists.
-_INSERT = f"""
-WITH answered AS ({store_answer_sql(merchant=2, first=37)}
-), plan AS (
+# The plan, its schedule lines, its agreement and its events. The foreign keys of the lines and
+# the agreement are checked at the end of the statement, when the plan row exists.
+_INSERT = """
+WITH plan AS (
     INSERT INTO plans (
         id, merchant_id, customer_id, order_id, product_id, product_version, status, currency,
         amount, deposit_amount, amount_financed, finance_charge, total_of_payments,
         total_sale_price, apr, start_date, first_due_date, last_due_date, terms, metadata,
         requires_agreement, created_at, updated_at
     )
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-        $19::text::jsonb, $20::text::jsonb, $21, $22, $23
-    FROM answered
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+            $19::text::jsonb, $20::text::jsonb, $21, $22, $23)
 ), lines AS (
     INSERT INTO installments
         (id, merchant_id, plan_id, sequence, kind, due_date, principal, interest, fee, status)
     SELECT l.id, $2, $1, l.sequence, l.kind, l.due_date, l.principal, l.interest, l.fee, l.status
-    FROM answered, unnest($24::uuid[], $25::int[], $26::text[], $27::date[], $28::bigint[],
-                          $29::bigint[], $30::bigint[], $31::text[])
+    FROM unnest($24::uuid[], $25::int[], $26::text[], $27::date[], $28::bigint[], $29::bigint[],
+                $30::bigint[], $31::text[])
         AS l(id, sequence, kind, due_date, principal, interest, fee, status)
 ), agreement AS (
-    INSERT INTO agreements (id, merchant_id, plan_id, html, sha256)
-    SELECT $32, $2, $1, $33, $34 FROM answered
-), written AS (
-    INSERT INTO events (merchant_id, plan_id, type, data)
-    SELECT $2, $1, e.type, e.data::jsonb
-    FROM answered, unnest($35::text[], $36::text[]) WITH ORDINALITY AS e(type, data, n)
-    ORDER BY e.n
+    INSERT INTO agreements (id, merchant_id, plan_id, html, sha256) VALUES ($32, $2, $1, $33, $34)
+), answered AS (
+    UPDATE idempotency_keys SET response_status = $38, response_body = $39
+    WHERE merchant_id = $2 AND key = $37
 )
-SELECT count(*) FROM answered
-"""  # noqa: S608 (parameter numbers only)
+INSERT INTO events (merchant_id, plan_id, type, data)
+SELECT $2, $1, e.type, e.data::jsonb
+FROM unnest($35::text[], $36::text[]) WITH ORDINALITY AS e(type, data, n)
+ORDER BY e.n
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +64,9 @@ async def insert_plan(
     answer: Answer,
 ) -> None:
     """Write the plan exactly as `plan` (the answer about to be sent) shows it, and store that
-    answer under its Idempotency-Key; `KeyTaken` when a twin request stored the key first."""
+    answer under its Idempotency-Key."""
     lines = plan.installments
-    stored = await conn.fetchval(
+    await conn.execute(
         _INSERT,
         plan.id,
         merchant_id,
@@ -110,5 +105,3 @@ async def insert_plan(
         *unnest_columns(events),
         *answer.store_with(plan),
     )
-    if not stored:
-        raise KeyTaken

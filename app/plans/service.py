@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 from sqlalchemy import select
@@ -14,10 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.agreements import service as agreements
 from app.eligibility.service import (
-    History,
     counts_plans,
     found_with_history,
-    lock_customer,
     not_eligible,
     product_and_history,
     reasons_against,
@@ -45,7 +42,6 @@ from app.plans.schemas import (
 )
 from app.products import offers
 from app.products.schemas import ProductDefinition
-from app.products.service import VersionedProduct
 from app.quotes import service as quotes
 from app.quotes.schemas import Terms
 
@@ -93,48 +89,15 @@ async def create_plan(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate, answer: Answer
 ) -> PlanOut:
     """Make the plan from what `answer.found` holds (eligibility.service.product_and_history_read,
-    read with the look-up of the Idempotency-Key) and write it, with its answer, in one
-    statement (`conn` is in no transaction: idempotency.write_last).
-
-    When the product's rules count the customer's plans, two checkouts at once must not both
-    pass a limit: then the plan is decided and written in a transaction that holds the
-    customer's lock, on counts read under it."""
+    read with the idempotency claim). The caller holds the customer's lock
+    (eligibility.customer_lock), so two checkouts at once cannot both pass a limit: when the
+    product's rules count the customer's plans, they are counted again here, under it."""
     product, merchant_name, past = found_with_history(body.product_id, answer.found)
-    terms = _terms_for(product.definition, body)
-    made = _Made(product, merchant_name, terms, quotes.build(terms))
-    if not counts_plans(product.definition.eligibility):
-        return await _write_if_eligible(conn, merchant_id, body, answer, made, past)
-    async with conn.transaction():
-        await lock_customer(conn, merchant_id, body.customer_id)
-        *_, past = await product_and_history(conn, merchant_id, body.product_id, body.customer_id)
-        return await _write_if_eligible(conn, merchant_id, body, answer, made, past)
-
-
-@dataclass(frozen=True, slots=True)
-class _Made:
-    """What a plan is made of, before the customer's history decides whether it may be."""
-
-    product: VersionedProduct
-    merchant_name: str
-    terms: Terms
-    schedule: Schedule
-
-
-async def _write_if_eligible(
-    conn: asyncpg.Connection,
-    merchant_id: uuid.UUID,
-    body: PlanCreate,
-    answer: Answer,
-    made: _Made,
-    past: History,
-) -> PlanOut:
-    product, merchant_name, terms, schedule = (
-        made.product,
-        made.merchant_name,
-        made.terms,
-        made.schedule,
-    )
     definition = product.definition
+    terms = _terms_for(definition, body)
+    schedule = quotes.build(terms)
+    if counts_plans(definition.eligibility):
+        *_, past = await product_and_history(conn, merchant_id, body.product_id, body.customer_id)
     reasons = reasons_against(definition, body.amount, definition.currency, past)
     if reasons:
         raise not_eligible(reasons)
