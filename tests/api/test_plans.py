@@ -172,6 +172,44 @@ async def test_twenty_concurrent_identical_requests_make_one_plan(
     assert len(listed["data"]) == 1
 
 
+@pytest.mark.parametrize(
+    "limits", [{"max_active_plans_per_customer": None}, {"max_active_plans_per_customer": 5}]
+)
+async def test_twins_held_together_make_one_plan(
+    tenant: Tenant, engine: AsyncEngine, limits: dict[str, Any]
+) -> None:
+    """Five requests with one key at once, held until all wait (the first on a lock on
+    agreements, which its plan's statement writes; the others on its claim of the key): one
+    writes, the others replay it."""
+    product = await create_product(tenant.client, eligibility=limits)
+    body, key = plan_body(product), {"Idempotency-Key": str(uuid.uuid4())}
+    waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+    async with engine.connect() as holder:
+        await holder.execute(text("LOCK TABLE agreements IN SHARE ROW EXCLUSIVE MODE"))
+        twins = [
+            asyncio.create_task(tenant.client.post("/v1/plans", json=body, headers=key))
+            for _ in range(5)
+        ]
+        for _ in range(500):
+            if (await holder.execute(waiting)).scalar_one() == 5:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the twins never all waited")
+        await holder.rollback()
+    responses = await asyncio.gather(*twins)
+    assert [r.status_code for r in responses] == [201] * 5
+    assert len({r.text for r in responses}) == 1
+    assert sorted(r.headers.get("idempotent-replayed", "") for r in responses) == [
+        "",
+        *["true"] * 4,
+    ]
+    listed = (
+        await tenant.client.get("/v1/plans", params={"customer_id": body["customer_id"]})
+    ).json()
+    assert len(listed["data"]) == 1
+
+
 async def test_retry_while_first_still_runs_is_409(
     tenant: Tenant, product: dict[str, Any], engine: AsyncEngine, app: Any
 ) -> None:
