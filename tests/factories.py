@@ -1,11 +1,16 @@
-"""Small create_* helpers over the public API: tests build what they need, nothing more."""
+"""Small create_* helpers over the public API: tests build what they need, nothing more; and a
+wait for requests a test holds back on a lock."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 PAY_IN_4_PRODUCT: dict[str, Any] = {
     "name": "Pay in 4",
@@ -58,3 +63,19 @@ async def create_plan(
     assert response.status_code == 201, response.text
     plan: dict[str, Any] = response.json()
     return plan
+
+
+async def wait_until_waiting(
+    holder: AsyncConnection, count: int, *, locktype: str | None = None
+) -> None:
+    """Return once `count` lock requests (of `locktype`, if given) wait in PostgreSQL: the
+    requests a test holds back with a lock taken on `holder` have all reached it."""
+    waiting = text(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted"
+        " AND (CAST(:locktype AS text) IS NULL OR locktype = :locktype)"
+    )
+    for _ in range(500):
+        if (await holder.execute(waiting, {"locktype": locktype})).scalar_one() == count:
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail(f"{count} lock requests never waited together")

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.eligibility.service import customer_lock
 from tests.conftest import Tenant
-from tests.factories import create_plan, create_product, plan_body
+from tests.factories import create_plan, create_product, plan_body, wait_until_waiting
 
 
 def _request(product: dict[str, Any], customer: str, **changes: Any) -> dict[str, Any]:
@@ -109,7 +109,6 @@ async def test_concurrent_checkouts_cannot_both_pass_the_limit(
 ) -> None:
     product = await create_product(tenant.client, eligibility=rules)
     customer = "cus_race"
-    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
     # Hold the customer's lock, so that all five checkouts read the product and the history
     # before any of them may decide; only the counts read again under the lock can stop them.
     async with engine.connect() as holder:
@@ -127,12 +126,7 @@ async def test_concurrent_checkouts_cannot_both_pass_the_limit(
             )
             for _ in range(5)
         ]
-        for _ in range(500):
-            if (await holder.execute(waiting)).scalar_one() == 5:
-                break
-            await asyncio.sleep(0.01)
-        else:
-            pytest.fail("the checkouts never queued on the customer's lock")
+        await wait_until_waiting(holder, 5, locktype="advisory")
         await holder.rollback()
     responses = await asyncio.gather(*checkouts)
     assert sorted(r.status_code for r in responses) == [201, 422, 422, 422, 422]

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import Tenant
-from tests.factories import create_plan, create_product, plan_body
+from tests.factories import create_plan, create_product, plan_body, wait_until_waiting
 
 
 @pytest.fixture
@@ -183,19 +183,13 @@ async def test_twins_held_together_make_one_plan(
     writes, the others replay it."""
     product = await create_product(tenant.client, eligibility=limits)
     body, key = plan_body(product), {"Idempotency-Key": str(uuid.uuid4())}
-    waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
     async with engine.connect() as holder:
         await holder.execute(text("LOCK TABLE agreements IN SHARE ROW EXCLUSIVE MODE"))
         twins = [
             asyncio.create_task(tenant.client.post("/v1/plans", json=body, headers=key))
             for _ in range(5)
         ]
-        for _ in range(500):
-            if (await holder.execute(waiting)).scalar_one() == 5:
-                break
-            await asyncio.sleep(0.01)
-        else:
-            pytest.fail("the twins never all waited")
+        await wait_until_waiting(holder, 5)
         await holder.rollback()
     responses = await asyncio.gather(*twins)
     assert [r.status_code for r in responses] == [201] * 5
