@@ -59,9 +59,10 @@ def fingerprint(request: Request, body: BaseModel | None) -> bytes:
 @dataclass(frozen=True, slots=True)
 class Read:
     """A one-row SELECT that rides on the claim's statement, saving a round trip: its parameters
-    are $1 (the merchant id), then `args` from $2 on. It runs before the work's `lock` is held,
-    so it must not read what that lock guards. The work finds its row in `Answer.found` (None
-    when it found nothing)."""
+    are $1 (the merchant id), then `args` from $2 on. Its snapshot is taken before the work's
+    `lock` is held, so what that lock guards, the work must read again once it holds it (plan
+    creation recounts a customer's plans). The work finds its row in `Answer.found` (None when
+    it found nothing)."""
 
     sql: str
     args: tuple[object, ...] = ()
