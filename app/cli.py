@@ -24,18 +24,9 @@ T = TypeVar("T")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    from app.serve import serve
 
-    from app.main import create_app
-
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level=settings.log_level,
-        proxy_headers=True,
-        server_header=False,
-    )
+    serve(settings, args.host, args.port, args.workers)
     return 0
 
 
@@ -129,6 +120,13 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnpl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="processes serving requests (default: BNPL_HTTP_WORKERS, else one per usable core)",
+    )
     serve.set_defaults(run=_serve)
 
     mig = commands.add_parser("migrate", help="migrate the database (to head by default)")

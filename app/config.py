@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".bnpl-data")
     database_name: str = "bnpl"
     migrate_on_start: bool = True
+    http_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("BNPL_HTTP_WORKERS", "WEB_CONCURRENCY"),
+        description="Processes `bnpl serve` runs; unset: one per core this process may use.",
+    )
     db_pool_size: int = Field(default=20, ge=1, le=500)
     db_max_overflow: int = Field(default=10, ge=0, le=500)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

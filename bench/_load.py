@@ -261,12 +261,45 @@ def uvicorn_server(
     The caller waits for readiness (`wait_ready`), since only it knows what "ready" means.
     """
     port = free_port()
-    full_env = dict(os.environ if env is None else env)
     command = [sys.executable, "-m", "uvicorn", app, f"--host={HOST}", f"--port={port}", *flags]
     if factory:
         command.append("--factory")
     if app_dir is not None:
         command.append(f"--app-dir={app_dir}")
+    with _server(name, port, command, env, stop_timeout) as server:
+        yield server
+
+
+def service_workers(requested: int | None) -> int:
+    """The worker processes `bnpl serve` runs here for `--workers requested` (None: its
+    default, BNPL_HTTP_WORKERS or one per usable core)."""
+    from app.config import Settings
+    from app.serve import worker_count
+
+    return worker_count(Settings(), requested)
+
+
+@contextlib.contextmanager
+def service_server(
+    env: Mapping[str, str], workers: int, stop_timeout: float = 30.0
+) -> Iterator[Server]:
+    """Run the service as production does, `bnpl serve --workers N`, on a free port."""
+    port = free_port()
+    command = [sys.executable, "-m", "app.cli", "serve", f"--host={HOST}", f"--port={port}"]
+    command.append(f"--workers={workers}")
+    with _server("ours", port, command, env, stop_timeout) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _server(
+    name: str,
+    port: int,
+    command: list[str],
+    env: Mapping[str, str] | None,
+    stop_timeout: float,
+) -> Iterator[Server]:
+    full_env = dict(os.environ if env is None else env)
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-log-") as log_dir:
         log_path = Path(log_dir) / "server.log"
         with log_path.open("wb") as log:
@@ -553,20 +586,6 @@ def run_async(coroutine_fn: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
         return runner.run(coroutine_fn())
 
 
-def _process_cpu_s(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    try:
-        import psutil
-    except ImportError:
-        return None
-    try:
-        times = psutil.Process(pid).cpu_times()
-    except psutil.Error:
-        return None
-    return float(times.user + times.system)
-
-
 def _own_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -584,21 +603,21 @@ def run_load(
 ) -> LoadResult:
     """`load` on its own event loop; fails loudly (LoadError) unless every answer was 2xx.
 
-    With `server_pid` (a single-process server), it also measures the server's CPU time; with
+    With `server_pid` (a server, its worker processes included), it also measures its CPU time; with
     `db_pid` (the postmaster, see `postmaster_pid`), PostgreSQL's.
     """
-    server_before = _process_cpu_s(server_pid)
-    db_before = postgres_cpu_s(db_pid)
+    server_before = tree_cpu_s(server_pid)
+    db_before = tree_cpu_s(db_pid)
     client_before, wall_before = _own_cpu_s(), time.perf_counter()
     result = run_async(
         lambda: load(port, request, connections=connections, warmup=warmup, duration=duration)
     )
     result.wall_s = time.perf_counter() - wall_before
     result.client_cpu_s = _own_cpu_s() - client_before
-    server_after = _process_cpu_s(server_pid)
+    server_after = tree_cpu_s(server_pid)
     if server_before is not None and server_after is not None:
         result.server_cpu_s = server_after - server_before
-    db_after = postgres_cpu_s(db_pid)
+    db_after = tree_cpu_s(db_pid)
     if db_before is not None and db_after is not None:
         result.db_cpu_s = db_after - db_before
     return result.check()
@@ -719,8 +738,9 @@ def postmaster_pid(env: Mapping[str, str]) -> int | None:
         return None
 
 
-def postgres_cpu_s(pid: int | None) -> float | None:
-    """CPU seconds of a postmaster and all its backends, including those that already exited."""
+def tree_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds of a process and all its descendants, including those that already exited:
+    a postmaster and its backends, a server and its worker processes."""
     if pid is None:
         return None
     try:
@@ -816,7 +836,7 @@ def run_db_load(
     db_pid: int | None = None,
 ) -> LoadResult:
     """`db_load` on its own event loop, with this process's and PostgreSQL's CPU time."""
-    db_before = postgres_cpu_s(db_pid)
+    db_before = tree_cpu_s(db_pid)
     client_before, wall_before = _own_cpu_s(), time.perf_counter()
     result = run_async(
         lambda: db_load(
@@ -830,7 +850,7 @@ def run_db_load(
     )
     result.wall_s = time.perf_counter() - wall_before
     result.client_cpu_s = _own_cpu_s() - client_before
-    db_after = postgres_cpu_s(db_pid)
+    db_after = tree_cpu_s(db_pid)
     if db_before is not None and db_after is not None:
         result.db_cpu_s = db_after - db_before
     return result.check()
@@ -902,6 +922,11 @@ def write_bench_parser(description: str | None) -> argparse.ArgumentParser:
         "--connections", type=int, default=32, help="HTTP connections and pool size (default 32)"
     )
     parser.add_argument("--rounds", type=int, default=2, help="runs of each, alternated (2)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="the service's worker processes (default: as `bnpl serve`, one per usable core)",
+    )
     return parser
 
 
@@ -912,6 +937,8 @@ def check_write_bench_args(parser: argparse.ArgumentParser, args: argparse.Names
         parser.error("--connections must be in [1, 256]")
     if not 1 <= args.rounds <= 5:
         parser.error("--rounds must be in [1, 5]")
+    if args.workers is not None and not 1 <= args.workers <= 16:
+        parser.error("--workers must be in [1, 16]")
 
 
 def bench_main(run: Callable[[], object]) -> int:

@@ -2,12 +2,12 @@
 
 Run from the repository root:  .venv/bin/python bench/payments.py   (about 2 min; --help for flags)
 
-Set-up: the service (`app.main:create_app`, served by uvicorn exactly as `bnpl serve` does, on a
-throwaway embedded PostgreSQL, or DATABASE_URL when set), a merchant made by `bnpl merchants
-create` (its id, API key and webhook secret), a pay-in-4 product (25 % deposit, 3 biweekly
-installments, a late-fee policy, no agreement to sign, so a plan is active once its deposit is
-paid), then --plans plans (2,000) made over the API and their deposits paid by signed webhooks:
-every plan is active, with 3 installments left to pay.
+Set-up: the service, run by `bnpl serve` as in production (one worker process per usable core;
+--workers to change it), on a throwaway embedded PostgreSQL (or DATABASE_URL when set); a
+merchant made by `bnpl merchants create` (its id, API key and webhook secret), a pay-in-4
+product (25 % deposit, 3 biweekly installments, a late-fee policy, no agreement to sign, so a
+plan is active once its deposit is paid), then --plans plans (2,000) made over the API and
+their deposits paid by signed webhooks: every plan is active, with 3 installments left to pay.
 
 (a) HTTP: a keep-alive HTTP/1.1 client in this process (bench/_load.py) drives N connections
     (32 by default) back to back, each request a Standard Webhooks signed POST
@@ -35,9 +35,10 @@ the service's cached generic plans, made on empty tables, would scan a merchant'
 HTTP and raw runs alternate (--rounds times each) on the same plans and the best run of each is
 kept, so the noise of the shared 2-core machine hits both alike. How to read it: payments/s and
 p50/p99 latency per request (HTTP) or per transaction (raw); the ratio HTTP/raw is the figure to
-track (target >= 0.5). "server us/req" is the uvicorn process's CPU per payment, "db us/req"
-PostgreSQL's (all its processes; the embedded server only), "client cpu" this process's share of
-one core (it signs every webhook; near 100 % the client would be the limit).
+track (target >= 0.5). "server us/req" is the server's CPU per payment (all its
+processes), "db us/req" PostgreSQL's (all its processes; the embedded server only), "client
+cpu" this process's share of one core (it signs every webhook; near 100 % the client would be
+the limit).
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ from _load import (
     run_load,
     send_all,
     server_database_url,
-    uvicorn_server,
+    service_server,
+    service_workers,
     wait_ready,
     write_bench_parser,
 )
@@ -333,17 +335,19 @@ TABLE = CeilingTable("payments")
 
 
 def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
+    workers = service_workers(args.workers)
     print(
         f"POST /v1/webhooks/payment-events/{{merchant}} (payment.succeeded, {args.amount} minor"
         f" units, over {args.plans:,} plans): {args.connections} connections, {args.duration:g} s"
-        f" after {WARMUP_S:g} s warm-up; HTTP and raw alternately x{args.rounds}",
+        f" after {WARMUP_S:g} s warm-up; HTTP and raw alternately x{args.rounds};"
+        f" `bnpl serve --workers {workers}`",
         flush=True,
     )
     started = time.monotonic()
     runs: dict[str, list[LoadResult]] = {"raw": [], "http": []}
     with (
         bench_database_env("bench-payments-db-") as env,
-        uvicorn_server("ours", "app.main:create_app", factory=True, env=env) as server,
+        service_server(env, workers) as server,
     ):
         wait_ready(server, "GET", "/healthz", timeout=120)
         credentials = create_merchant(server, "bench payments")

