@@ -90,6 +90,27 @@ Session = Annotated[AsyncSession, Depends(_request_session, scope="function")]
 
 
 @asynccontextmanager
+async def pooled(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled asyncpg connection, outside any transaction: each statement commits on its own
+    (a write that is one statement: idempotency.at_once). `connection` opens a transaction.
+
+    It is the pool's connection itself, not an AsyncConnection around it, which cost ~75 us
+    more a request.
+    """
+    engine: AsyncEngine = request.app.state.engine
+    pooled = await engine.raw_connection()
+    raw = pooled.driver_connection
+    assert isinstance(raw, asyncpg.Connection)
+    try:
+        yield raw
+    finally:
+        # Back to the pool, as AsyncEngine does it; one left broken or mid-transaction (its
+        # rollback failed) is closed instead.
+        broken = raw.is_closed() or raw.is_in_transaction()
+        await greenlet_spawn(pooled.invalidate if broken else pooled.close)
+
+
+@asynccontextmanager
 async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     """A pooled asyncpg connection in one transaction, committed when the block ends without an
     error (so before the response is sent, like `Session`), rolled back otherwise.
@@ -97,18 +118,7 @@ async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     The busiest routes (plan creation, payments, the webhook) use it in place of the ORM
     session, as a block in the endpoint rather than a dependency: FastAPI's handling of a
     generator dependency cost as much CPU again as the connection and its transaction (~210,000
-    instructions a request, by callgrind). It is the pool's connection itself, not an
-    AsyncConnection around it, which cost ~75 us more a request.
+    instructions a request, by callgrind).
     """
-    engine: AsyncEngine = request.app.state.engine
-    pooled = await engine.raw_connection()
-    raw = pooled.driver_connection
-    assert isinstance(raw, asyncpg.Connection)
-    try:
-        async with raw.transaction():
-            yield raw
-    finally:
-        # Back to the pool, as AsyncEngine does it; one left broken or mid-transaction (its
-        # rollback failed) is closed instead.
-        broken = raw.is_closed() or raw.is_in_transaction()
-        await greenlet_spawn(pooled.invalidate if broken else pooled.close)
+    async with pooled(request) as raw, raw.transaction():
+        yield raw

@@ -1,10 +1,15 @@
 """Idempotency-Key: the same key and body replay the first answer; the same key with another body
 is a 422; a retry while the first is still running waits for it, and is a 409 if it runs long.
 
-The key is claimed by an INSERT in the request's own transaction, so the answer is stored
-atomically with what the request created, and a crash leaves no half-claimed key behind. A
-concurrent request with the same key blocks on that row until the first commits (then replays
+The key is claimed by an INSERT in the request's own transaction (`idempotent`), so the answer is
+stored atomically with what the request created, and a crash leaves no half-claimed key behind.
+A concurrent request with the same key blocks on that row until the first commits (then replays
 it) or rolls back (then runs itself).
+
+A request that can write everything in one statement may first try `at_once`: that statement
+stores its answer under the key only if the key is new, and writes the rest only if it did; when
+it writes nothing (a replay, a twin, an expired answer, or a guard of the caller's that failed),
+the request runs `idempotent` as above.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import asyncpg
@@ -68,6 +73,12 @@ class Read:
     args: tuple[object, ...] = ()
 
 
+def advisory_lock_sql(key: str) -> str:
+    """An SQL condition, true, that takes the transaction-level advisory lock named by the text
+    `key` (an expression or a "$n" placeholder); the lock holds until the transaction ends."""
+    return f"pg_advisory_xact_lock(hashtextextended({key}, 0)) IS NOT NULL"
+
+
 @functools.cache
 def _claim_sql(read: str | None, first: int) -> str:
     """The claim: an INSERT of the key that returns a row only if the key is ours. Its own
@@ -91,11 +102,11 @@ def _claim_sql(read: str | None, first: int) -> str:
         ON CONFLICT DO NOTHING
         RETURNING key
     )
-    SELECT {lock}::text IS NULL OR pg_advisory_xact_lock(hashtextextended({lock}, 0)) IS NULL{found}
+    SELECT {lock}::text IS NULL OR {advisory_lock_sql(lock)}{found}
     """  # noqa: S608
 
 
-_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+_LOCK = f"SELECT {advisory_lock_sql('$1')}"
 _FIRST = """
     SELECT request_hash, response_status, response_body, expires_at FROM idempotency_keys
     WHERE merchant_id = $1 AND key = $2
@@ -105,6 +116,16 @@ _STORE = """
     UPDATE idempotency_keys SET response_status = $3, response_body = $4
     WHERE merchant_id = $1 AND key = $2
 """
+
+
+def _in_progress() -> Problem:
+    return Problem(
+        409,
+        "idempotency-in-progress",
+        "Request in progress",
+        "A request with this Idempotency-Key is still running; retry shortly",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _replay(status: int, body: bytes) -> Response:
@@ -119,36 +140,27 @@ def _replay(status: int, body: bytes) -> Response:
 async def _claim(
     conn: asyncpg.Connection,
     merchant_id: uuid.UUID,
-    key: str,
-    digest: bytes,
-    settings: Settings,
+    answer: Answer,
     lock: str | None,
     read: Read | None,
 ) -> Response | asyncpg.Record:
     """The claimed row (with what `read` found), or the replay of the first answer."""
-    now = clock.now()
-    expires = now + timedelta(hours=settings.idempotency_ttl_hours)
+    key, digest = answer.key, answer.digest
     args = read.args if read else ()
     sql = _claim_sql(read.sql if read else None, 2 + len(args))
     try:
-        claimed = await conn.fetchrow(sql, merchant_id, *args, key, digest, expires, lock)
+        claimed = await conn.fetchrow(sql, merchant_id, *args, key, digest, answer.expires_at, lock)
     except asyncpg.LockNotAvailableError as exc:
-        raise Problem(
-            409,
-            "idempotency-in-progress",
-            "Request in progress",
-            "A request with this Idempotency-Key is still running; retry shortly",
-            headers={"Retry-After": "1"},
-        ) from exc
+        raise _in_progress() from exc
     if claimed is not None:
         return claimed
     row = await conn.fetchrow(_FIRST, merchant_id, key)
     if row is None:  # the twin rolled back, or the key was purged, since the claim saw it
-        return await _claim(conn, merchant_id, key, digest, settings, lock, read)
-    if row["expires_at"] < now:
+        return await _claim(conn, merchant_id, answer, lock, read)
+    if row["expires_at"] < clock.now():
         # Past its time: forget it and claim the key afresh (rare, so kept off the common path).
         await conn.execute(_FORGET, merchant_id, key)
-        return await _claim(conn, merchant_id, key, digest, settings, lock, read)
+        return await _claim(conn, merchant_id, answer, lock, read)
     if row["request_hash"] != digest:
         raise Problem(
             422,
@@ -161,13 +173,17 @@ async def _claim(
 
 @dataclass(slots=True)
 class Answer:
-    """The answer to a request under an Idempotency-Key (`key` None: none was sent). A work
-    whose last statement can also store the answer (an UPDATE of idempotency_keys like _STORE)
-    calls `store_with` and puts what it returns in that statement: one round trip less.
-    `found`: the row of the `Read` done with the claim, if one was asked for and found."""
+    """The answer to a request under an Idempotency-Key (`key` None: none was sent), with the
+    request's fingerprint (`digest`) and when a stored answer expires. A work whose last
+    statement can also store the answer (an UPDATE of idempotency_keys like _STORE) calls
+    `store_with` and puts what it returns in that statement: one round trip less. `at_once`'s
+    statement calls `store_new_with`. `found`: the row of the `Read` done with the claim, if
+    one was asked for and found."""
 
     key: str | None
     status_code: int
+    digest: bytes = b""
+    expires_at: datetime | None = None
     body: bytes | None = None
     found: asyncpg.Record | None = None
 
@@ -175,6 +191,43 @@ class Answer:
         """The key, status and exact bytes the caller's statement must store."""
         self.body = model.model_dump_json().encode()
         return self.key, self.status_code, self.body
+
+    def store_new_with(
+        self, model: BaseModel
+    ) -> tuple[str | None, int, bytes, bytes, datetime | None]:
+        """`store_with`, then the request's hash and the expiry: what an INSERT of a new key
+        stores (`at_once`)."""
+        return *self.store_with(model), self.digest, self.expires_at
+
+
+def answer_for(
+    request: Request, key: str | None, body: BaseModel | None, status_code: int
+) -> Answer:
+    """The Answer a request under `key` will give, fingerprinted."""
+    if key is None:
+        return Answer(None, status_code)
+    settings: Settings = request.app.state.settings
+    expires = clock.now() + timedelta(hours=settings.idempotency_ttl_hours)
+    return Answer(key, status_code, fingerprint(request, body), expires)
+
+
+async def at_once(answer: Answer, write: Callable[[Answer], Awaitable[bool]]) -> Response | None:
+    """Run `write`: one statement, outside a transaction, that stores `answer` under its key
+    only if the key is new (`Answer.store_new_with`, in an `INSERT ... ON CONFLICT DO NOTHING`)
+    and writes the rest only if it did; it returns whether it wrote. Then the response; or None
+    when it wrote nothing (the key is known, or a guard of the statement's failed): the caller
+    then runs `idempotent`, which replays, refuses, or does the work with what it reads.
+
+    A twin of the request that is still running makes the statement wait for it, within the
+    lock timeout (a 409, as in `idempotent`)."""
+    try:
+        wrote = await write(answer)
+    except asyncpg.LockNotAvailableError as exc:
+        raise _in_progress() from exc
+    if not wrote or answer.body is None:
+        answer.body = None
+        return None
+    return Response(answer.body, status_code=answer.status_code, media_type="application/json")
 
 
 async def idempotent(
@@ -188,15 +241,14 @@ async def idempotent(
     *,
     lock: str | None = None,
     read: Read | None = None,
+    answer: Answer | None = None,
 ) -> Response:
     """Run `work` once per key; store its answer with it in the same transaction. `lock`: an
     advisory lock (hashtextextended) to hold before the work runs; `read`: a row the work needs,
-    read in the claim's statement."""
-    answer = Answer(key, status_code)
-    if key is not None:
-        settings: Settings = request.app.state.settings
-        digest = fingerprint(request, body)
-        claimed = await _claim(conn, merchant_id, key, digest, settings, lock, read)
+    read in the claim's statement; `answer`: the request's, if `answer_for` made it already."""
+    answer = answer or answer_for(request, key, body, status_code)
+    if answer.key is not None:
+        claimed = await _claim(conn, merchant_id, answer, lock, read)
         if isinstance(claimed, Response):
             return claimed
         if read is not None and claimed["found"]:

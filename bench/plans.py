@@ -21,8 +21,11 @@ from the database.
     installments (deposit and 3 installments, one multi-row INSERT), its `plan.created` event,
     its agreement (the same HTML document, byte for byte the same size) and its idempotency key
     with the stored response. BEGIN, 5 INSERTs, COMMIT: 7 round trips. It does none of the
-    service's reads (auth, product, eligibility history, merchant name, idempotency claim), nor
-    any computing (schedule, agreement rendering, JSON): that is what the ratio prices.
+    service's reads and checks (auth; the product's version, the merchant's name, the customer's
+    standing, the key, the customer's lock), nor any computing (schedule, agreement rendering,
+    JSON): that is what the ratio prices. The service writes a plan of a product it has read
+    before in one statement, with those checks in it (idempotency.at_once; README, "The busy
+    writes"): 1 round trip.
 
 Each HTTP run follows an ANALYZE, as autovacuum soon runs on a live database (_load.analyze:
 the service's cached generic plans, made on empty tables, would scan a merchant's rows).

@@ -33,6 +33,16 @@ class History:
     bad_plans: int
 
 
+# No plans at all: what the rules see of a customer's history when another check decides on it.
+NO_HISTORY = History(0, 0, 0)
+
+
+def bad_standing_sql(states: str, statuses: str) -> str:
+    """An SQL condition on a plans row: in bad standing. The arguments are the placeholders of
+    BAD_STANDING_STATES and BAD_STANDING_STATUSES ("$n")."""
+    return f"(delinquency_state = ANY({states}::text[]) OR status = ANY({statuses}::text[]))"
+
+
 # The product's current version (products.service.CURRENT_SQL: $1 merchant, $2 product) and the
 # customer's history ($3 customer, then the statuses and the date of `product_and_history_read`),
 # in one statement. Eligibility answers from it; plan creation reads it with its idempotency claim.
@@ -42,8 +52,7 @@ PRODUCT_AND_HISTORY = f"""
             count(*) FILTER (WHERE status = ANY($4::text[])) AS open_plans,
             count(*) FILTER (WHERE start_date > $5::date AND status <> 'cancelled')
                 AS recent_plans,
-            count(*) FILTER (WHERE delinquency_state = ANY($6::text[]) OR status = ANY($7::text[]))
-                AS bad_plans
+            count(*) FILTER (WHERE {bad_standing_sql("$6", "$7")}) AS bad_plans
         FROM plans WHERE merchant_id = $1 AND customer_id = $3
     ) AS past
 """  # noqa: S608 (composed of constant SQL)

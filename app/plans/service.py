@@ -5,15 +5,19 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
+from fastapi import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.agreements import service as agreements
 from app.eligibility.service import (
+    NO_HISTORY,
     counts_plans,
+    customer_lock,
     found_with_history,
     not_eligible,
     product_and_history,
@@ -21,11 +25,11 @@ from app.eligibility.service import (
 )
 from app.engine import Schedule
 from app.engine.delinquency import bucket
-from app.errors import field_problem, not_found, validation_problem
+from app.errors import Problem, field_problem, not_found, validation_problem
 from app.events import service as events
 from app.events.schemas import EventList
 from app.events.service import NewEvent
-from app.idempotency import Answer
+from app.idempotency import Answer, at_once
 from app.models import Acceptance, Installment, Plan, uuid7
 from app.pagination import PageParams, next_cursor, uuid_cursor
 from app.plans import repository
@@ -41,7 +45,9 @@ from app.plans.schemas import (
     PlanStatus,
 )
 from app.products import offers
+from app.products import service as products
 from app.products.schemas import ProductDefinition
+from app.products.service import VersionedProduct
 from app.quotes import service as quotes
 from app.quotes.schemas import Terms
 
@@ -85,22 +91,21 @@ def _new_installments(schedule: Schedule) -> list[InstallmentOut]:
     ]
 
 
-async def create_plan(
-    conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate, answer: Answer
-) -> PlanOut:
-    """Make the plan from what `answer.found` holds (eligibility.service.product_and_history_read,
-    read with the idempotency claim). The caller holds the customer's lock
-    (eligibility.customer_lock), so two checkouts at once cannot both pass a limit: when the
-    product's rules count the customer's plans, they are counted again here, under it."""
-    product, merchant_name, past = found_with_history(body.product_id, answer.found)
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A plan about to be written: the answer to send, its agreement and its events."""
+
+    plan: PlanOut
+    agreement: repository.NewAgreement
+    events: list[NewEvent]
+
+
+def _draft(body: PlanCreate, product: VersionedProduct, merchant_name: str) -> _Draft:
+    """The plan `body` asks for under this version of the product; a 422 problem when the
+    product offers no such terms."""
     definition = product.definition
     terms = _terms_for(definition, body)
     schedule = quotes.build(terms)
-    if counts_plans(definition.eligibility):
-        *_, past = await product_and_history(conn, merchant_id, body.product_id, body.customer_id)
-    reasons = reasons_against(definition, body.amount, definition.currency, past)
-    if reasons:
-        raise not_eligible(reasons)
     active = schedule.deposit_amount == 0 and not definition.require_agreement
     now = clock.now()
     plan = PlanOut(
@@ -142,8 +147,64 @@ async def create_plan(
     if active:
         events.append(("plan.activated", {}))
     agreement = repository.NewAgreement(uuid7(), html, hashlib.sha256(html.encode()).digest())
-    await repository.insert_plan(conn, merchant_id, plan, agreement, events, answer)
-    return plan
+    return _Draft(plan, agreement, events)
+
+
+async def create_plan_at_once(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate, answer: Answer
+) -> Response | None:
+    """The plan written in one statement with its answer (idempotency.at_once), made on the
+    product as this process last read it; None when that cannot be, and the claim-first flow
+    (`create_plan`) must decide: the product not read yet here, or changed since, or limiting
+    how many plans a customer may have (those are counted under the customer's lock); the
+    request refused on what was read (which may be stale); the customer in bad standing; the
+    key known already."""
+    known = products.last_read_current(merchant_id, body.product_id)
+    if known is None or answer.key is None:
+        return None
+    product, merchant_name = known
+    definition = product.definition
+    if counts_plans(definition.eligibility):
+        return None
+    try:
+        draft = _draft(body, product, merchant_name)
+    except Problem:
+        return None
+    if reasons_against(definition, body.amount, definition.currency, NO_HISTORY):
+        return None
+    guard = repository.Guard(
+        merchant_name,
+        definition.eligibility.block_if_delinquent,
+        customer_lock(merchant_id, body.customer_id),
+    )
+    return await at_once(
+        answer,
+        lambda a: repository.insert_plan(
+            conn, merchant_id, draft.plan, draft.agreement, draft.events, a, guard
+        ),
+    )
+
+
+async def create_plan(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate, answer: Answer
+) -> PlanOut:
+    """Make the plan from what `answer.found` holds (eligibility.service.product_and_history_read,
+    read with the idempotency claim). The caller holds the customer's lock
+    (eligibility.customer_lock), so two checkouts at once cannot both pass a limit: when the
+    product's rules count the customer's plans, they are counted again here, under it."""
+    product, merchant_name, past = found_with_history(body.product_id, answer.found)
+    products.remember_current(merchant_id, product, merchant_name)
+    definition = product.definition
+    draft = _draft(body, product, merchant_name)
+    if counts_plans(definition.eligibility):
+        *_, past = await product_and_history(conn, merchant_id, body.product_id, body.customer_id)
+    reasons = reasons_against(definition, body.amount, definition.currency, past)
+    if reasons:
+        raise not_eligible(reasons)
+    await repository.insert_plan(
+        conn, merchant_id, draft.plan, draft.agreement, draft.events, answer
+    )
+    return draft.plan
 
 
 def _installment_out(row: Installment) -> InstallmentOut:

@@ -110,6 +110,34 @@ CURRENT_SQL = """
 """
 # A version never changes once written, so its parsed definition can be kept.
 _definitions: dict[tuple[uuid.UUID, int], schemas.ProductDefinition] = {}
+# What this process last read as a merchant's product's current version, and the merchant's name:
+# plan creation writes a plan in one statement on it, a statement that checks both are still so
+# (`still_current_sql`) and writes nothing otherwise.
+_last_read: dict[tuple[uuid.UUID, uuid.UUID], tuple[VersionedProduct, str]] = {}
+
+
+def still_current_sql(merchant: str, product: str, version: str, merchant_name: str) -> str:
+    """An SQL condition: the merchant's product is at `version`, and the merchant is named
+    `merchant_name` (each argument a parameter placeholder, "$n")."""
+    return f"""EXISTS (
+        SELECT FROM products AS p JOIN merchants AS m ON m.id = p.merchant_id
+        WHERE p.id = {product} AND p.merchant_id = {merchant}
+          AND p.current_version = {version} AND m.name = {merchant_name}
+    )"""
+
+
+def remember_current(merchant_id: uuid.UUID, product: VersionedProduct, merchant_name: str) -> None:
+    if len(_last_read) >= 10_000:
+        _last_read.clear()
+    _last_read[merchant_id, product.id] = (product, merchant_name)
+
+
+def last_read_current(
+    merchant_id: uuid.UUID, product_id: uuid.UUID
+) -> tuple[VersionedProduct, str] | None:
+    """The product's current version and its merchant's name as this process last read them
+    (`remember_current`): maybe no longer so."""
+    return _last_read.get((merchant_id, product_id))
 
 
 def definition_of(product_id: uuid.UUID, version: int, raw: str) -> schemas.ProductDefinition:
