@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -180,7 +181,8 @@ async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(Problem(status, slug, phrase, detail, headers=exc.headers))
 
 
-# Contention, not a fault: a lock not had within lock_timeout, or a deadlock PostgreSQL broke.
+# Contention, not a fault: a lock not had within lock_timeout, or a deadlock PostgreSQL broke (or,
+# PoolTimeout, no pooled connection free within the pool's timeout).
 _RETRYABLE_SQLSTATES = {"55P03", "40P01", "40001"}
 # A NUL character (U+0000) anywhere in a text or jsonb value: no validation rule names it, and
 # PostgreSQL refuses it; the request's transaction is rolled back, so nothing is stored.
@@ -200,7 +202,7 @@ def _database_problem(exc: Exception) -> Problem | None:
             "Text that cannot be stored",
             "A string holds a character PostgreSQL cannot store (NUL, \\u0000); remove it",
         )
-    if sqlstate in _RETRYABLE_SQLSTATES:
+    if sqlstate in _RETRYABLE_SQLSTATES or isinstance(exc, PoolTimeout):
         return Problem(
             503,
             "busy",
@@ -235,6 +237,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(asyncpg.PostgresError, _on_database_error)
     app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(PoolTimeout, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -44,7 +44,9 @@ def test_usable_cpus_follow_affinity_and_the_container_quota(
 
 
 def test_worker_count_takes_the_flag_then_the_setting_then_the_cores(settings: Settings) -> None:
-    unset = settings.model_copy(update={"http_workers": None, "db_pool_size": 20})
+    unset = settings.model_copy(
+        update={"http_workers": None, "db_pool_size": 20, "db_max_overflow": 10}
+    )
     assert worker_count(unset) == usable_cpus()
     assert worker_count(unset, connection_limit=1000) == usable_cpus()
     # One per core, but only as many as the database has connections for (30 each):

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from app.agreements import service as agreements
 from app.auth import MerchantId
-from app.db import Session, driver, pooled
+from app.db import Session, connection, driver, pooled
 from app.eligibility.service import customer_lock, product_and_history_read
 from app.errors import problem_responses
 from app.events.schemas import EventList
@@ -43,23 +43,25 @@ async def create_plan(
 ) -> Response:
     """Creates the plan once however often it is retried with the same `Idempotency-Key`.
     A customer the product's eligibility rules refuse gets a 422 problem listing `reasons`."""
-    async with pooled(request) as conn:
-        answer = answer_for(request, idempotency_key, body, 201)
-        if made := await service.create_plan_at_once(conn, merchant_id, body, answer):
+    answer = answer_for(request, idempotency_key, body, 201)
+    if (drafted := service.draft_at_once(merchant_id, body, answer)) is not None:
+        async with pooled(request) as conn:
+            made = await service.create_plan_at_once(conn, merchant_id, drafted, answer)
+        if made is not None:
             return made
-        async with conn.transaction():
-            return await idempotent(
-                conn,
-                request,
-                merchant_id,
-                idempotency_key,
-                body,
-                201,
-                lambda answer: service.create_plan(conn, merchant_id, body, answer),
-                lock=customer_lock(merchant_id, body.customer_id),
-                read=product_and_history_read(body.product_id, body.customer_id),
-                answer=answer,
-            )
+    async with connection(request) as conn:
+        return await idempotent(
+            conn,
+            request,
+            merchant_id,
+            idempotency_key,
+            body,
+            201,
+            lambda answer: service.create_plan(conn, merchant_id, body, answer),
+            lock=customer_lock(merchant_id, body.customer_id),
+            read=product_and_history_read(body.product_id, body.customer_id),
+            answer=answer,
+        )
 
 
 @router.get(

@@ -150,15 +150,22 @@ def _draft(body: PlanCreate, product: VersionedProduct, merchant_name: str) -> _
     return _Draft(plan, agreement, events)
 
 
-async def create_plan_at_once(
-    conn: asyncpg.Connection, merchant_id: uuid.UUID, body: PlanCreate, answer: Answer
-) -> Response | None:
-    """The plan written in one statement with its answer (idempotency.at_once), made on the
-    product as this process last read it; None when that cannot be, and the claim-first flow
-    (`create_plan`) must decide: the product not read yet here, or changed since, or limiting
-    how many plans a customer may have (those are counted under the customer's lock); the
-    request refused on what was read (which may be stale); the customer in bad standing; the
-    key known already."""
+@dataclass(frozen=True, slots=True)
+class AtOnce:
+    """A plan drafted on the product as this process last read it, and what the statement that
+    writes it at once must check (`create_plan_at_once`)."""
+
+    draft: _Draft
+    guard: repository.Guard
+
+
+def draft_at_once(merchant_id: uuid.UUID, body: PlanCreate, answer: Answer) -> AtOnce | None:
+    """The plan `body` asks for, on the product as this process last read it, to be written in
+    one statement; None when it cannot be, and the claim-first flow (`create_plan`) must decide:
+    the product not read yet here, or limiting how many plans a customer may have (those are
+    counted under the customer's lock), or the request refused on what was read (which may be
+    stale), or no Idempotency-Key. Drafted before a connection is taken, so none is held for
+    the computing."""
     known = products.last_read_current(merchant_id, body.product_id)
     if known is None or answer.key is None:
         return None
@@ -177,6 +184,16 @@ async def create_plan_at_once(
         definition.eligibility.block_if_delinquent,
         customer_lock(merchant_id, body.customer_id),
     )
+    return AtOnce(draft, guard)
+
+
+async def create_plan_at_once(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, drafted: AtOnce, answer: Answer
+) -> Response | None:
+    """Write the drafted plan with its answer in one statement (idempotency.at_once); None when
+    it wrote nothing: the product changed since it was read, the customer is in bad standing,
+    or the key is known (a replay, a twin). The claim-first flow must decide then."""
+    draft, guard = drafted.draft, drafted.guard
     return await at_once(
         answer,
         lambda a: repository.insert_plan(
