@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 PAY_IN_4_PRODUCT: dict[str, Any] = {
     "name": "Pay in 4",
@@ -79,3 +79,27 @@ async def wait_until_waiting(
             return
         await asyncio.sleep(0.01)
     pytest.fail(f"{count} lock requests never waited together")
+
+
+async def twins_make_one_plan(
+    client: httpx.AsyncClient, engine: AsyncEngine, body: dict[str, Any], count: int = 5
+) -> None:
+    """POST /v1/plans `count` times at once with one key and body, held until all wait (the
+    first on a lock on agreements, which its plan's write needs; the others on its key); then
+    check one plan was made, answered once and replayed to the others."""
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    async with engine.connect() as holder:
+        await holder.execute(text("LOCK TABLE agreements IN SHARE ROW EXCLUSIVE MODE"))
+        twins = [
+            asyncio.create_task(client.post("/v1/plans", json=body, headers=key))
+            for _ in range(count)
+        ]
+        await wait_until_waiting(holder, count)
+        await holder.rollback()
+    responses = await asyncio.gather(*twins)
+    assert [r.status_code for r in responses] == [201] * count
+    assert len({r.text for r in responses}) == 1
+    replayed = sorted(r.headers.get("idempotent-replayed", "") for r in responses)
+    assert replayed == ["", *["true"] * (count - 1)]
+    listed = (await client.get("/v1/plans", params={"customer_id": body["customer_id"]})).json()
+    assert len(listed["data"]) == 1

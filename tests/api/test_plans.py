@@ -9,7 +9,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import Tenant
-from tests.factories import create_plan, create_product, plan_body, wait_until_waiting
+from tests.factories import (
+    create_plan,
+    create_product,
+    plan_body,
+    twins_make_one_plan,
+)
 
 
 @pytest.fixture
@@ -182,26 +187,7 @@ async def test_twins_held_together_make_one_plan(
     agreements, which its plan's statement writes; the others on its claim of the key): one
     writes, the others replay it."""
     product = await create_product(tenant.client, eligibility=limits)
-    body, key = plan_body(product), {"Idempotency-Key": str(uuid.uuid4())}
-    async with engine.connect() as holder:
-        await holder.execute(text("LOCK TABLE agreements IN SHARE ROW EXCLUSIVE MODE"))
-        twins = [
-            asyncio.create_task(tenant.client.post("/v1/plans", json=body, headers=key))
-            for _ in range(5)
-        ]
-        await wait_until_waiting(holder, 5)
-        await holder.rollback()
-    responses = await asyncio.gather(*twins)
-    assert [r.status_code for r in responses] == [201] * 5
-    assert len({r.text for r in responses}) == 1
-    assert sorted(r.headers.get("idempotent-replayed", "") for r in responses) == [
-        "",
-        *["true"] * 4,
-    ]
-    listed = (
-        await tenant.client.get("/v1/plans", params={"customer_id": body["customer_id"]})
-    ).json()
-    assert len(listed["data"]) == 1
+    await twins_make_one_plan(tenant.client, engine, plan_body(product))
 
 
 async def test_retry_while_first_still_runs_is_409(

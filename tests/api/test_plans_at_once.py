@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.eligibility.service import customer_lock
 from app.plans import repository, service
 from tests.conftest import Tenant
-from tests.factories import create_plan, create_product, plan_body, wait_until_waiting
+from tests.factories import (
+    create_plan,
+    create_product,
+    plan_body,
+    twins_make_one_plan,
+    wait_until_waiting,
+)
 
 
 @pytest.fixture
@@ -160,24 +166,8 @@ async def test_twins_at_once_make_one_plan(
     """Five requests with one key, held until all wait (the first on a lock on agreements, which
     its statement writes; the others on its key): one writes, the others replay it."""
     product = await _known_product(tenant)
-    body, key = plan_body(product), str(uuid.uuid4())
-    async with engine.connect() as holder:
-        await holder.execute(text("LOCK TABLE agreements IN SHARE ROW EXCLUSIVE MODE"))
-        twins = [asyncio.create_task(_post(tenant, body, key)) for _ in range(5)]
-        await wait_until_waiting(holder, 5)
-        await holder.rollback()
-    responses = await asyncio.gather(*twins)
-    assert [r.status_code for r in responses] == [201] * 5
-    assert len({r.text for r in responses}) == 1
-    assert sorted(r.headers.get("idempotent-replayed", "") for r in responses) == [
-        "",
-        *["true"] * 4,
-    ]
+    await twins_make_one_plan(tenant.client, engine, plan_body(product))
     assert sorted(writes) == ["at once", "claim-first", *["skipped"] * 4]
-    listed = (
-        await tenant.client.get("/v1/plans", params={"customer_id": body["customer_id"]})
-    ).json()
-    assert len(listed["data"]) == 1
 
 
 async def test_an_active_plan_at_once_has_its_events_in_order(
