@@ -883,7 +883,8 @@ class CeilingTable:
     def report(
         self, runs: dict[str, list[LoadResult]], target: float, db_note: str = ""
     ) -> dict[str, LoadResult]:
-        """Print the best run of "raw" and "http" and their ratio against `target`."""
+        """Print the best run of "raw" and "http" and their ratio against `target`; `db_note`
+        says why PostgreSQL works more a request over HTTP, printed when it does."""
         best = {name: max(results, key=lambda r: r.rps) for name, results in runs.items()}
         ratio = best["http"].rps / best["raw"].rps
         verdict = "meets target" if ratio >= target else "BELOW TARGET"
@@ -901,7 +902,8 @@ class CeilingTable:
         if db_http == db_http and db_raw == db_raw:  # not NaN
             print(
                 f"  PostgreSQL CPU per {self.unit.rstrip('s')}: http {db_http:,.0f} us,"
-                f" raw {db_raw:,.0f} us ({db_http / db_raw:.1f}x{db_note})"
+                f" raw {db_raw:,.0f} us ({db_http / db_raw:.1f}x"
+                f"{db_note if db_http > db_raw else ''})"
             )
         return best
 
