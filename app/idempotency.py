@@ -219,34 +219,32 @@ async def at_once(answer: Answer, write: Callable[[Answer], Awaitable[bool]]) ->
     then runs `idempotent`, which replays, refuses, or does the work with what it reads.
 
     A twin of the request that is still running makes the statement wait for it, within the
-    lock timeout (a 409, as in `idempotent`)."""
+    lock timeout (a 409, as in `idempotent`). Without a key there is nothing to store: None."""
+    if answer.key is None:
+        return None
     try:
         wrote = await write(answer)
     except asyncpg.LockNotAvailableError as exc:
         raise _in_progress() from exc
-    if not wrote or answer.body is None:
-        answer.body = None
+    if not wrote:
+        answer.body = None  # `idempotent` must not take it for one its work stored
         return None
+    assert answer.body is not None  # store_new_with set it
     return Response(answer.body, status_code=answer.status_code, media_type="application/json")
 
 
 async def idempotent(
     conn: asyncpg.Connection,
-    request: Request,
     merchant_id: uuid.UUID,
-    key: str | None,
-    body: BaseModel | None,
-    status_code: int,
+    answer: Answer,
     work: Callable[[Answer], Awaitable[BaseModel]],
     *,
     lock: str | None = None,
     read: Read | None = None,
-    answer: Answer | None = None,
 ) -> Response:
-    """Run `work` once per key; store its answer with it in the same transaction. `lock`: an
-    advisory lock (hashtextextended) to hold before the work runs; `read`: a row the work needs,
-    read in the claim's statement; `answer`: the request's, if `answer_for` made it already."""
-    answer = answer or answer_for(request, key, body, status_code)
+    """Run `work` once per key; store its answer (`answer_for` the request) with it in the same
+    transaction. `lock`: an advisory lock (hashtextextended) to hold before the work runs;
+    `read`: a row the work needs, read in the claim's statement."""
     if answer.key is not None:
         claimed = await _claim(conn, merchant_id, answer, lock, read)
         if isinstance(claimed, Response):
@@ -259,9 +257,10 @@ async def idempotent(
         if read is not None:
             answer.found = await conn.fetchrow(read.sql, merchant_id, *read.args)
     result = await work(answer)
+    status_code = answer.status_code
     if answer.body is not None:  # the work stored it
         return Response(answer.body, status_code=status_code, media_type="application/json")
     response = json_response(result, status_code)
-    if key is not None:
-        await conn.execute(_STORE, merchant_id, key, status_code, bytes(response.body))
+    if answer.key is not None:
+        await conn.execute(_STORE, merchant_id, answer.key, status_code, bytes(response.body))
     return response

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from app.db import connection
-from app.idempotency import Answer, Read, idempotent
+from app.idempotency import Answer, Read, answer_for, idempotent
 from tests.conftest import Tenant
 
 # A row only for the merchant $1 asks about: the read sees the tenant the claim is made for.
@@ -43,7 +43,8 @@ async def _run(
             found=None if found is None else {"id": str(found["id"]), "name": found["name"]}
         )
 
-    response = await idempotent(conn, _request(app), merchant, key, None, 200, work, read=read)
+    answer = answer_for(_request(app), key, None, 200)
+    response = await idempotent(conn, merchant, answer, work, read=read)
     return Seen.model_validate_json(response.body).found
 
 

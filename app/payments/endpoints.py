@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from app.auth import MerchantId
 from app.db import Session, connection
 from app.errors import problem_responses
-from app.idempotency import Answer, KeyHeader, idempotent
+from app.idempotency import Answer, KeyHeader, answer_for, idempotent
 from app.pagination import Page
 from app.payments import service
 from app.payments.schemas import PaymentCreate, PaymentList, PaymentOut
@@ -47,7 +47,8 @@ async def create_payment(
                 "api",
             )
 
-        return await idempotent(conn, request, merchant_id, idempotency_key, body, 201, work)
+        answer = answer_for(request, idempotency_key, body, 201)
+        return await idempotent(conn, merchant_id, answer, work)
 
 
 @router.get(

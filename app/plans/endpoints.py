@@ -44,7 +44,7 @@ async def create_plan(
     """Creates the plan once however often it is retried with the same `Idempotency-Key`.
     A customer the product's eligibility rules refuse gets a 422 problem listing `reasons`."""
     answer = answer_for(request, idempotency_key, body, 201)
-    if (drafted := service.draft_at_once(merchant_id, body, answer)) is not None:
+    if (drafted := service.draft_at_once(merchant_id, body)) is not None:
         async with pooled(request) as conn:
             made = await service.create_plan_at_once(conn, merchant_id, drafted, answer)
         if made is not None:
@@ -52,15 +52,11 @@ async def create_plan(
     async with connection(request) as conn:
         return await idempotent(
             conn,
-            request,
             merchant_id,
-            idempotency_key,
-            body,
-            201,
+            answer,
             lambda answer: service.create_plan(conn, merchant_id, body, answer),
             lock=customer_lock(merchant_id, body.customer_id),
             read=product_and_history_read(body.product_id, body.customer_id),
-            answer=answer,
         )
 
 
@@ -160,4 +156,5 @@ async def accept_agreement(
         )
 
     conn = await driver(session)
-    return await idempotent(conn, request, merchant_id, idempotency_key, body, 201, work)
+    answer = answer_for(request, idempotency_key, body, 201)
+    return await idempotent(conn, merchant_id, answer, work)

@@ -159,15 +159,14 @@ class AtOnce:
     guard: repository.Guard
 
 
-def draft_at_once(merchant_id: uuid.UUID, body: PlanCreate, answer: Answer) -> AtOnce | None:
+def draft_at_once(merchant_id: uuid.UUID, body: PlanCreate) -> AtOnce | None:
     """The plan `body` asks for, on the product as this process last read it, to be written in
     one statement; None when it cannot be, and the claim-first flow (`create_plan`) must decide:
     the product not read yet here, or limiting how many plans a customer may have (those are
     counted under the customer's lock), or the request refused on what was read (which may be
-    stale), or no Idempotency-Key. Drafted before a connection is taken, so none is held for
-    the computing."""
+    stale). Drafted before a connection is taken, so none is held for the computing."""
     known = products.last_read_current(merchant_id, body.product_id)
-    if known is None or answer.key is None:
+    if known is None:
         return None
     product, merchant_name = known
     definition = product.definition
