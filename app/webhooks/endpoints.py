@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from app import clock
 from app.cache import TtlCache
 from app.config import Settings
-from app.db import connection
+from app.db import connection, pooled
 from app.errors import Problem, invalid_document, problem_responses
 from app.payments import service as payments
 from app.payments.schemas import PaymentEvent, WebhookAck
@@ -91,7 +91,7 @@ async def _signing_secret(request: Request, merchant: uuid.UUID) -> str:
     """The merchant's current webhook secret, from the cache or else the database."""
     secrets: SigningSecrets = request.app.state.signing_secrets
     if (secret := secrets.get(merchant)) is None:
-        async with connection(request) as conn:
+        async with pooled(request) as conn:  # one read: no transaction around it
             version = await repository.secret_version(conn, merchant)
         if version is None:
             raise _unauthorized("Unknown merchant or bad signature")
