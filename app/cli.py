@@ -90,7 +90,7 @@ def _merchants_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
-    from app.delinquency.sweep import sweep
+    from app.delinquency.sweep import concurrency_for, sweep
 
     as_of = args.as_of or clock.today()
 
@@ -101,6 +101,7 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
                 create_sessionmaker(engine),
                 as_of,
                 batch_size=args.batch_size,
+                concurrency=args.concurrency or concurrency_for(settings),
                 progress=lambda r: print(f"  {r.line()}", file=sys.stderr, flush=True),
             )
             return report.line()
@@ -164,7 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep", help="bring every open plan to a date: statuses, late fees, reminders, delinquency"
     )
     sweep.add_argument("--as-of", type=date.fromisoformat, help="YYYY-MM-DD (default: today, UTC)")
-    sweep.add_argument("--batch-size", type=int, default=1000)
+    sweep.add_argument("--batch-size", type=_positive_int, default=1000, help="plans a batch")
+    sweep.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        help="batches at once (default: BNPL_SWEEP_CONCURRENCY, else one per core)",
+    )
     sweep.set_defaults(run=_sweep)
 
     worker = commands.add_parser("worker", help="sweep for today on a schedule, and tidy up")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 import time
@@ -15,6 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "BNPL_"
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 _PLACEHOLDERS = ("changeme", "change-me", "secret", "xxx", "placeholder", "todo")
 
 
@@ -42,6 +44,12 @@ class Settings(BaseSettings):
         le=64,
         validation_alias=AliasChoices("BNPL_HTTP_WORKERS", "WEB_CONCURRENCY"),
         description="Processes `bnpl serve` runs; unset: one per core this process may use.",
+    )
+    sweep_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Batches a sweep runs at once; unset: one per core this process may use.",
     )
     # Connections beyond the pool (overflow) are closed when given back, so a steady load above
     # the pool opens a connection, a new PostgreSQL backend, for nearly every request: under 32
@@ -93,6 +101,23 @@ class Settings(BaseSettings):
     @property
     def async_database_url(self) -> str | None:
         return to_asyncpg_url(self.database_url) if self.database_url else None
+
+
+def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may use: its CPU affinity, bounded by a container's CPU quota
+    (cgroup v2 `cpu.max`, "quota period", rounded up) when one is set."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    count = cpus or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return count
+    if quota == "max":
+        return count
+    try:
+        return max(1, min(count, math.ceil(int(quota) / int(period))))
+    except (ValueError, ZeroDivisionError):
+        return count
 
 
 def to_asyncpg_url(url: str) -> str:

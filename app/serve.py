@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
 from app import migrate
-from app.config import Settings
+from app.config import Settings, usable_cpus
 from app.db import create_engine
 from app.pg_embedded import database_url
 
@@ -30,28 +28,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("bnpl.serve")
 
-CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 _CONNECTION_LIMIT = (
     "SELECT current_setting('max_connections')::int"
     " - current_setting('superuser_reserved_connections')::int"
 )
-
-
-def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
-    """The cores this process may use: its CPU affinity, bounded by a container's CPU quota
-    (cgroup v2 `cpu.max`, "quota period", rounded up) when one is set."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    count = cpus or 1
-    try:
-        quota, period = cpu_max.read_text().split()[:2]
-    except (OSError, ValueError):
-        return count
-    if quota == "max":
-        return count
-    try:
-        return max(1, min(count, math.ceil(int(quota) / int(period))))
-    except (ValueError, ZeroDivisionError):
-        return count
 
 
 def worker_count(

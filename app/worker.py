@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
-from app.delinquency.sweep import sweep
+from app.delinquency.sweep import concurrency_for, sweep
 from app.models import IdempotencyKey
 
 logger = logging.getLogger("bnpl.worker")
 
 
-async def one_pass(factory: async_sessionmaker[AsyncSession]) -> str:
-    report = await sweep(factory, clock.today())
+async def one_pass(factory: async_sessionmaker[AsyncSession], concurrency: int = 1) -> str:
+    report = await sweep(factory, clock.today(), concurrency=concurrency)
     async with factory() as session, session.begin():
         purged = await session.execute(
             delete(IdempotencyKey).where(IdempotencyKey.expires_at < clock.now())
@@ -44,7 +44,7 @@ async def run_worker(url: str, settings: Settings, *, interval: float, once: boo
     try:
         while not stop.is_set():
             try:
-                logger.info("pass done: %s", await one_pass(factory))
+                logger.info("pass done: %s", await one_pass(factory, concurrency_for(settings)))
             except Exception:
                 # A pass that fails (database restarting, say) is retried on the next tick.
                 logger.exception("pass failed")

@@ -23,16 +23,21 @@ installments) gives the memory figure a second size.
 
 Measured, on copies of the generated database (CREATE DATABASE ... TEMPLATE, so every run starts
 from the same state; the copy is made outside the timing):
-- sweep: `app.delinquency.sweep.sweep(factory, D, batch_size=B)` for each --batch-sizes (1000
-  and 5000), each in a fresh Python process (this script again), timed around the call alone.
-  Its peak memory is that process's ru_maxrss just after the call minus just before (imports,
-  engine and the first connection are in the baseline): what the sweep's batches added.
+- sweep: `app.delinquency.sweep.sweep(factory, D, batch_size=B, concurrency=C)` for each
+  --batch-sizes (1000 and 5000), each in a fresh Python process (this script again), timed around
+  the call alone. C is --concurrency, by default what `bnpl sweep` runs: one batch at a time per
+  core (2 here), each on its own connection. Its peak memory is that process's ru_maxrss just
+  after the call minus just before (imports, engine and the first connection are in the
+  baseline): what the sweep's batches added, C batches at a time.
 - ceiling: one raw SQL UPDATE of the installments' status, the same CASE as the sweep's status
   step, over every installment of an open plan, writing only the rows whose status changes
   (the same rows the sweep's status step changes; it checks that both end with the same
   statuses). It is the least work that brings the installment statuses to D in one statement;
   the sweep also assesses the late fees, sends the reminders, recomputes delinquency and writes
-  the events, in batches that each commit: the ratio prices all of that (target <= 3x).
+  the events, in batches that each commit: the ratio prices all of that (target <= 3x). One
+  statement runs on one PostgreSQL backend, so on one core (PostgreSQL runs no UPDATE in
+  parallel), while the sweep's C batches run on C backends: `--concurrency 1` gives the figure
+  of one batch at a time, on one core like the ceiling.
 
 With --explain, it also prints EXPLAIN (ANALYZE, BUFFERS) of every statement of the sweep's
 first batch on the large book (the largest batch size), through auto_explain (so with their real
@@ -74,7 +79,7 @@ from app import migrate
 from app.config import Settings, to_asyncpg_url
 from app.db import create_engine, create_sessionmaker, driver
 from app.delinquency import sweep as sweep_sql
-from app.delinquency.sweep import OPEN_STATUSES, sweep
+from app.delinquency.sweep import OPEN_STATUSES, concurrency_for, sweep
 from app.products.schemas import ProductDefinition
 from app.quotes.schemas import Terms
 
@@ -368,6 +373,7 @@ async def explain_batch(url: str, as_of: date, batch_size: int) -> None:
 @dataclass
 class SweepRun:
     batch_size: int
+    concurrency: int
     seconds: float
     peak_rss_delta_mib: float
     report: str
@@ -384,7 +390,7 @@ def _max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-async def _child(url: str, as_of: date, batch_size: int) -> dict[str, Any]:
+async def _child(url: str, as_of: date, batch_size: int, concurrency: int) -> dict[str, Any]:
     engine = create_engine(url, Settings(log_level="warning"))
     spent: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     started_at: list[float] = []
@@ -416,7 +422,9 @@ async def _child(url: str, as_of: date, batch_size: int) -> dict[str, Any]:
         baseline = _max_rss_mib()
         recording = True
         started = time.perf_counter()
-        report = await sweep(create_sessionmaker(engine), as_of, batch_size=batch_size)
+        report = await sweep(
+            create_sessionmaker(engine), as_of, batch_size=batch_size, concurrency=concurrency
+        )
         elapsed = time.perf_counter() - started
         recording = False
         peak = _max_rss_mib()
@@ -426,6 +434,7 @@ async def _child(url: str, as_of: date, batch_size: int) -> dict[str, Any]:
         await engine.dispose()
     return {
         "batch_size": batch_size,
+        "concurrency": concurrency,
         "seconds": elapsed,
         "peak_rss_delta_mib": peak - baseline,
         "report": report.line(),
@@ -435,10 +444,18 @@ async def _child(url: str, as_of: date, batch_size: int) -> dict[str, Any]:
     }
 
 
-def run_sweep(url: str, as_of: date, batch_size: int) -> SweepRun:
+def run_sweep(url: str, as_of: date, batch_size: int, concurrency: int) -> SweepRun:
     """This script again, in a new process, sweeping the database at `url`."""
     done = subprocess.run(
-        [sys.executable, __file__, "--child-sweep", url, as_of.isoformat(), str(batch_size)],
+        [
+            sys.executable,
+            __file__,
+            "--child-sweep",
+            url,
+            as_of.isoformat(),
+            str(batch_size),
+            str(concurrency),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -452,6 +469,7 @@ def run_sweep(url: str, as_of: date, batch_size: int) -> SweepRun:
         raise RuntimeError(f"the sweep left {answer['left_behind']} plans behind")
     return SweepRun(
         batch_size=answer["batch_size"],
+        concurrency=answer["concurrency"],
         seconds=answer["seconds"],
         peak_rss_delta_mib=answer["peak_rss_delta_mib"],
         report=answer["report"],
@@ -500,7 +518,7 @@ def bench_size(server_url: str, plans: int, args: argparse.Namespace, tag: str) 
         sweeps = []
         for batch_size in args.batch_sizes:
             copy_s = asyncio.run(create_database(server_url, copy, template=base))
-            run = run_sweep(copy_url, args.as_of, batch_size)
+            run = run_sweep(copy_url, args.as_of, batch_size, args.concurrency)
             run.copy_seconds = copy_s
             if run.statuses != raw_statuses:
                 raise RuntimeError(
@@ -520,11 +538,18 @@ def bench_size(server_url: str, plans: int, args: argparse.Namespace, tag: str) 
 
 
 def print_statements(run: SweepRun, limit: int = 8) -> None:
-    other = run.seconds - run.sql_seconds
-    print(
-        f"  where the sweep's {run.seconds:.1f} s went (batch {run.batch_size:,}): SQL round trips"
-        f" {run.sql_seconds:.1f} s, Python and the rest {other:.1f} s"
-    )
+    if run.concurrency == 1:
+        other = run.seconds - run.sql_seconds
+        print(
+            f"  where the sweep's {run.seconds:.1f} s went (batch {run.batch_size:,}): SQL round"
+            f" trips {run.sql_seconds:.1f} s, Python and the rest {other:.1f} s"
+        )
+    else:
+        print(
+            f"  the sweep's SQL (batch {run.batch_size:,}, {run.concurrency} at once): its round"
+            f" trips add up to {run.sql_seconds:.1f} s over the connections, in"
+            f" {run.seconds:.1f} s of wall time"
+        )
     for statement, count, seconds in run.statements[:limit]:
         print(f"    {seconds:7.2f} s {count:>6,}x  {statement}")
 
@@ -534,7 +559,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}\n")
     print(
-        f"The sweep as of {args.as_of}, batch sizes {', '.join(map(str, args.batch_sizes))},"
+        f"The sweep as of {args.as_of}, batch sizes {', '.join(map(str, args.batch_sizes))}"
+        f" ({args.concurrency} at once),"
         f" against one raw UPDATE of the statuses; {args.merchants} merchants"
     )
     results: dict[int, SizeResult] = {}
@@ -598,6 +624,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated sweep batch sizes (default 1000,5000)",
     )
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=concurrency_for(Settings(log_level="warning")),
+        help="sweep batches at once, as `bnpl sweep --concurrency` (default: as `bnpl sweep`,"
+        " one per core)",
+    )
+    parser.add_argument(
         "--as-of", type=date.fromisoformat, default=date(2027, 3, 1), help="the sweep's date D"
     )
     parser.add_argument(
@@ -616,12 +649,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--merchants must divide --small-plans / 2")
     if not args.batch_sizes or any(not 10 <= b <= 50_000 for b in args.batch_sizes):
         parser.error("--batch-sizes must be in [10, 50,000]")
+    if not 1 <= args.concurrency <= 64:
+        parser.error("--concurrency must be in [1, 64]")
     return args
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--child-sweep":
-        _url, _as_of, _batch = sys.argv[2], date.fromisoformat(sys.argv[3]), int(sys.argv[4])
-        print(json.dumps(asyncio.run(_child(_url, _as_of, _batch))))
+    if len(sys.argv) == 6 and sys.argv[1] == "--child-sweep":
+        _url, _as_of = sys.argv[2], date.fromisoformat(sys.argv[3])
+        print(json.dumps(asyncio.run(_child(_url, _as_of, int(sys.argv[4]), int(sys.argv[5])))))
         sys.exit(0)
     sys.exit(main())

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from app.config import Settings
-from app.serve import _check_connections, _prepare, connections_needed, usable_cpus, worker_count
+from app.config import Settings, usable_cpus
+from app.serve import _check_connections, _prepare, connections_needed, worker_count
 
 CPUS = len(os.sched_getaffinity(0))
 

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import Date, Uuid
 
+from app.config import Settings, usable_cpus
 from app.db import driver
 from app.delinquency.service import LateFeeSteps, refresh_swept
 from app.engine.late_fees import FeeContext, LateFeePolicy, fee_for_step, steps_reached
@@ -111,6 +112,21 @@ _ON_CUSTOMERS = """
     WHERE t.total IS NOT NULL
     """
 
+# The advisory locks of these customers' late fees, taken in one order (of the lock's number) so
+# that batches taking several never wait on each other in a cycle. Held to the end of the batch's
+# transaction, they make the batches that assess fees for one customer (two of their plans in
+# two batches at once) take turns, each reading the late fees of the one before: a cap per
+# customer cannot be passed by two batches that each saw the total without the other's fees.
+# Only sweep batches take these locks, so a checkout or a payment never waits on them.
+_LOCK_CUSTOMERS = """
+    SELECT count(*) FROM (
+        SELECT DISTINCT hashtextextended('late-fees:' || m || ':' || c, 0) AS lock
+        FROM unnest($1::uuid[], $2::text[]) AS k(m, c)
+        ORDER BY lock
+    ) AS k
+    WHERE pg_advisory_xact_lock(k.lock) IS NOT NULL
+    """
+
 # Each statement of a batch is planned for the batch's own arrays. A generic plan (what a
 # prepared statement gets from its sixth run on) takes every array for 10 elements, and its nested
 # loops over the batch's sets then grow with the square of the batch size. A batch's sorts (of
@@ -125,6 +141,9 @@ _LEFT = text(
 ).bindparams(bindparam("statuses", type_=ARRAY(String)), _AS_OF)
 
 
+COUNTS = ("batches", "plans", "late_fees", "late_fee_amount", "reminders", "delinquency_events")
+
+
 @dataclass
 class SweepReport:
     as_of: date
@@ -135,6 +154,10 @@ class SweepReport:
     reminders: int = 0
     delinquency_events: int = 0
     left_behind: int = 0
+
+    def add(self, batch: SweepReport) -> None:
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(batch, name))
 
     def line(self) -> str:
         return (
@@ -194,6 +217,7 @@ async def assess_late_fees(
         customers = sorted({(r["merchant_id"], r["customer_id"]) for r in rows})
         merchants, references = [m for m, _ in customers], [c for _, c in customers]
         since = as_of - timedelta(days=365)
+        await conn.execute(_LOCK_CUSTOMERS, merchants, references)
         for merchant_id, customer_id, total in await conn.fetch(
             _ON_CUSTOMERS, merchants, references, since
         ):
@@ -274,41 +298,60 @@ async def sweep_batch(
     )
 
 
+def concurrency_for(settings: Settings) -> int:
+    """How many batches a sweep runs at once: BNPL_SWEEP_CONCURRENCY, else one per core this
+    process may use (a batch's time is mostly PostgreSQL's, one backend on one core), never more
+    than the connection pool holds."""
+    wanted = settings.sweep_concurrency or usable_cpus()
+    return max(1, min(wanted, settings.db_pool_size + settings.db_max_overflow))
+
+
 async def sweep(
     factory: async_sessionmaker[AsyncSession],
     as_of: date,
     *,
     batch_size: int = 1000,
+    concurrency: int = 1,
     patience: float = 30.0,
     progress: Callable[[SweepReport], None] | None = None,
 ) -> SweepReport:
-    """Sweep every open plan not yet brought to `as_of`, one committed batch at a time.
+    """Sweep every open plan not yet brought to `as_of`, one committed batch at a time, with
+    `concurrency` batches at once (each in its own transaction, on its own connection).
 
     Plans another transaction holds (a payment, another worker's batch) are skipped, then waited
     for: the sweep returns only when none is left behind, or after `patience` seconds of waiting.
     """
     total = SweepReport(as_of=as_of)
-    waited, after = 0.0, uuid.UUID(int=0)
+    params = {"statuses": OPEN_STATUSES, "as_of": as_of, "size": batch_size}
+    waited = 0.0
     while True:
-        async with factory() as session, session.begin():
-            params = {"statuses": OPEN_STATUSES, "as_of": as_of, "size": batch_size}
-            ids = list((await session.execute(_CLAIM, {**params, "after": after})).scalars())
-            if not ids:
-                left = (await session.execute(_LEFT, params)).scalar_one()
-                if not left or waited >= patience:
-                    total.left_behind = left
-                    return total
-            else:
-                done = await sweep_batch(session, ids, as_of)
-        if not ids:
-            # What is left was locked when we passed it: go round again once it is free.
-            after = uuid.UUID(int=0)
-            await asyncio.sleep(0.1)
-            waited += 0.1
-            continue
-        after = ids[-1]
-        for name in ("batches", "plans", "late_fees", "late_fee_amount", "reminders"):
-            setattr(total, name, getattr(total, name) + getattr(done, name))
-        total.delinquency_events += done.delinquency_events
-        if progress is not None:
-            progress(total)
+        # One pass over the plans in id order. The batches share `after`, moved on as soon as a
+        # batch is claimed, so the next claim starts beyond it; two claims at once still take
+        # disjoint plans (SKIP LOCKED).
+        after = uuid.UUID(int=0)
+
+        async def batches() -> None:
+            nonlocal after
+            while True:
+                async with factory() as session, session.begin():
+                    claimed = await session.execute(_CLAIM, {**params, "after": after})
+                    ids = list(claimed.scalars())
+                    if not ids:
+                        return
+                    after = max(after, ids[-1])
+                    done = await sweep_batch(session, ids, as_of)
+                total.add(done)
+                if progress is not None:
+                    progress(total)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(concurrency):
+                group.create_task(batches())
+        async with factory() as session:
+            left = (await session.execute(_LEFT, params)).scalar_one()
+        if not left or waited >= patience:
+            total.left_behind = left
+            return total
+        # What is left was locked when we passed it: go round again once it is free.
+        await asyncio.sleep(0.1)
+        waited += 0.1

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import clock
+from app.delinquency.sweep import sweep_batch
 from tests.conftest import Tenant
-from tests.factories import create_plan, create_product
+from tests.factories import create_plan, create_product, wait_until_waiting
 from tests.servicing.helpers import pay, sweep_plans
 
 LATE_FEES = {
@@ -205,6 +208,26 @@ async def test_percent_fee_and_per_customer_cap(tenant: Tenant, app: FastAPI) ->
     bodies = [(await tenant.client.get(f"/v1/plans/{p['id']}")).json() for p in (a, b)]
     # 10 % of 100.00 = 10.00 on each first installment; the customer cap leaves 5.00 for the second.
     assert sorted(body["installments"][0]["late_fee"] for body in bodies) == [500, 1000]
+
+
+async def test_batches_assessing_one_customer_take_turns_under_the_customer_cap(
+    tenant: Tenant, app: FastAPI, engine: AsyncEngine
+) -> None:
+    fees = {"grace_days": 0, "first_fee": {"percent": "10"}, "cap_per_customer_12_months": 1500}
+    product = await _product(tenant, late_fees=fees)
+    a = await _plan(tenant, product, customer_id="cus_two_batches")
+    b = await _plan(tenant, product, customer_id="cus_two_batches")
+    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    # Two workers' batches at once, one plan each: the second waits for the first to commit,
+    # then sees its fee under the cap.
+    async with factory() as first, first.begin():
+        await sweep_batch(first, [uuid.UUID(a["id"])], date(2026, 12, 8))
+        second = asyncio.create_task(sweep_plans(app, [b["id"]], date(2026, 12, 8)))
+        async with engine.connect() as watcher:
+            await wait_until_waiting(watcher, 1, locktype="advisory")
+    await second
+    bodies = [(await tenant.client.get(f"/v1/plans/{p['id']}")).json() for p in (a, b)]
+    assert [body["installments"][0]["late_fee"] for body in bodies] == [1000, 500]
 
 
 async def test_payment_and_sweep_racing_on_one_plan(

@@ -10,7 +10,8 @@ from datetime import date
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.delinquency.sweep import sweep
+from app.config import Settings, usable_cpus
+from app.delinquency.sweep import _LEFT, OPEN_STATUSES, concurrency_for, sweep
 from tests.conftest import Tenant
 from tests.factories import create_plan, create_product
 
@@ -56,3 +57,32 @@ def test_sweep_command_prints_progress_and_counts(database_url: str) -> None:
     )
     assert bad.returncode == 2
     assert "as-of" in bad.stderr
+
+
+async def test_concurrent_batches_sweep_every_plan_once(tenant: Tenant, app: FastAPI) -> None:
+    product = await create_product(tenant.client, deposit={"min_percent": "0", "max_percent": "50"})
+    for n in range(6):
+        await create_plan(tenant.client, product, start_date="2026-11-23", customer_id=f"cus_{n}")
+    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    as_of = date(2027, 5, 1)
+    async with factory() as session:
+        due = (
+            await session.execute(_LEFT, {"statuses": OPEN_STATUSES, "as_of": as_of})
+        ).scalar_one()
+    report = await sweep(factory, as_of, batch_size=2, concurrency=4)
+    assert due >= 6
+    assert (report.plans, report.left_behind) == (due, 0)
+    assert report.batches >= due / 2
+    async with factory() as session:
+        left = await session.execute(_LEFT, {"statuses": OPEN_STATUSES, "as_of": as_of})
+        assert left.scalar_one() == 0
+
+
+def test_sweep_concurrency_is_the_setting_else_the_cores_within_the_pool(
+    settings: Settings,
+) -> None:
+    unset = settings.model_copy(update={"sweep_concurrency": None, "db_pool_size": 30})
+    assert concurrency_for(unset) == usable_cpus()
+    assert concurrency_for(unset.model_copy(update={"sweep_concurrency": 6})) == 6
+    small_pool = unset.model_copy(update={"sweep_concurrency": 6, "db_pool_size": 4})
+    assert concurrency_for(small_pool) == 4
