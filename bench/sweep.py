@@ -79,7 +79,7 @@ from app import migrate
 from app.config import Settings, to_asyncpg_url
 from app.db import create_engine, create_sessionmaker, driver
 from app.delinquency import sweep as sweep_sql
-from app.delinquency.sweep import OPEN_STATUSES, concurrency_for, sweep
+from app.delinquency.sweep import concurrency_for, sweep
 from app.products.schemas import ProductDefinition
 from app.quotes.schemas import Terms
 
@@ -343,7 +343,7 @@ async def explain_batch(url: str, as_of: date, batch_size: int) -> None:
             conn.add_log_listener(lambda _conn, message: logged.append(message.message))
             for setting in AUTO_EXPLAIN:
                 await conn.execute(setting)
-            params = {"statuses": OPEN_STATUSES, "as_of": as_of, "size": batch_size}
+            params = {"as_of": as_of, "size": batch_size}
             claim = await session.execute(sweep_sql._CLAIM, {**params, "after": uuid.UUID(int=0)})
             ids = list(claim.scalars())
             logged.clear()

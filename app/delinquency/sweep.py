@@ -21,8 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from sqlalchemy import String, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import Date, Uuid
 
@@ -30,21 +29,23 @@ from app.config import Settings, usable_cpus
 from app.db import driver
 from app.delinquency.service import LateFeeSteps, refresh_swept
 from app.engine.late_fees import FeeContext, LateFeePolicy, fee_for_step, steps_reached
+from app.models.plan import OPEN_PLANS
 
-OPEN_STATUSES = ["pending", "active", "defaulted"]
 _AS_OF = bindparam("as_of", type_=Date)
+# The open plans not yet brought to :as_of, through the index of the open plans' ids (its
+# predicate, a constant, is in the text so that every plan of the statement can use the index).
+_TO_SWEEP = f"{OPEN_PLANS} AND (swept_through IS NULL OR swept_through < :as_of)"
 
 # `after` walks the plans in id order, so a claim never rereads plans this run already swept.
 _CLAIM = text(
-    """
+    f"""
     SELECT id FROM plans
-    WHERE id > :after AND status = ANY(:statuses)
-      AND (swept_through IS NULL OR swept_through < :as_of)
+    WHERE id > :after AND {_TO_SWEEP}
     ORDER BY id
     LIMIT :size
     FOR UPDATE SKIP LOCKED
-    """
-).bindparams(bindparam("statuses", type_=ARRAY(String)), _AS_OF, bindparam("after", type_=Uuid))
+    """  # noqa: S608 (constants)
+).bindparams(_AS_OF, bindparam("after", type_=Uuid))
 
 # Installments past their grace with something overdue and a step not yet assessed (the steps
 # assessed come as bits, step n as bit n - 1), with what their plan carries in late fees already
@@ -133,12 +134,7 @@ _LOCK_CUSTOMERS = """
 # its events, some 25,000 rows) fit in memory.
 _BATCH_SETTINGS = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL work_mem = '64MB'"
 
-_LEFT = text(
-    """
-    SELECT count(*) FROM plans
-    WHERE status = ANY(:statuses) AND (swept_through IS NULL OR swept_through < :as_of)
-    """
-).bindparams(bindparam("statuses", type_=ARRAY(String)), _AS_OF)
+_LEFT = text(f"SELECT count(*) FROM plans WHERE {_TO_SWEEP}").bindparams(_AS_OF)  # noqa: S608
 
 
 COUNTS = ("batches", "plans", "late_fees", "late_fee_amount", "reminders", "delinquency_events")
@@ -322,7 +318,7 @@ async def sweep(
     for: the sweep returns only when none is left behind, or after `patience` seconds of waiting.
     """
     total = SweepReport(as_of=as_of)
-    params = {"statuses": OPEN_STATUSES, "as_of": as_of, "size": batch_size}
+    params = {"as_of": as_of, "size": batch_size}
     waited = 0.0
     while True:
         # One pass over the plans in id order. The batches share `after`, moved on as soon as a

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings, usable_cpus
-from app.delinquency.sweep import _LEFT, OPEN_STATUSES, concurrency_for, sweep
+from app.delinquency.sweep import _LEFT, concurrency_for, sweep
 from tests.conftest import Tenant
 from tests.factories import create_plan, create_product
 
@@ -66,15 +66,13 @@ async def test_concurrent_batches_sweep_every_plan_once(tenant: Tenant, app: Fas
     factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     as_of = date(2027, 5, 1)
     async with factory() as session:
-        due = (
-            await session.execute(_LEFT, {"statuses": OPEN_STATUSES, "as_of": as_of})
-        ).scalar_one()
+        due = (await session.execute(_LEFT, {"as_of": as_of})).scalar_one()
     report = await sweep(factory, as_of, batch_size=2, concurrency=4)
     assert due >= 6
     assert (report.plans, report.left_behind) == (due, 0)
     assert report.batches >= due / 2
     async with factory() as session:
-        left = await session.execute(_LEFT, {"statuses": OPEN_STATUSES, "as_of": as_of})
+        left = await session.execute(_LEFT, {"as_of": as_of})
         assert left.scalar_one() == 0
 
 
