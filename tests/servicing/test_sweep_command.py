@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import clock
 from app.config import Settings, usable_cpus
 from app.delinquency.sweep import _LEFT, concurrency_for, sweep
+from app.models import IdempotencyKey
+from app.worker import one_pass
 from tests.conftest import Tenant
 from tests.factories import create_plan, create_product
 
@@ -84,3 +90,54 @@ def test_sweep_concurrency_is_the_setting_else_the_cores_within_the_pool(
     assert concurrency_for(unset.model_copy(update={"sweep_concurrency": 6})) == 6
     small_pool = unset.model_copy(update={"sweep_concurrency": 6, "db_pool_size": 4})
     assert concurrency_for(small_pool) == 4
+
+
+async def test_a_worker_pass_sweeps_for_today_and_deletes_expired_keys(
+    tenant: Tenant, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    product = await create_product(tenant.client, deposit={"min_percent": "0", "max_percent": "50"})
+    plan = await create_plan(tenant.client, product, start_date="2026-11-23")
+    today = datetime(2027, 8, 2, 12, tzinfo=UTC)
+    monkeypatch.setattr(clock, "now", lambda: today)
+    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    async with factory() as session, session.begin():
+        for key, expires in (("expired", today - timedelta(seconds=1)), ("kept", today)):
+            session.add(
+                IdempotencyKey(
+                    merchant_id=tenant.id,
+                    key=f"worker-{key}",
+                    request_hash=bytes(32),
+                    response_status=201,
+                    response_body=b"{}",
+                    expires_at=expires,
+                )
+            )
+    line = await one_pass(factory, concurrency=2)
+    assert line.startswith("as of 2027-08-02: ")
+    # This tenant's plan and product keys expired too, and other tests'.
+    assert re.search(r"; [1-9][0-9]* expired idempotency keys deleted$", line)
+    body = (await tenant.client.get(f"/v1/plans/{plan['id']}")).json()
+    assert body["delinquency"]["state"] == "default"
+    async with factory() as session:
+        keys = select(IdempotencyKey.key).where(IdempotencyKey.merchant_id == tenant.id)
+        assert set((await session.execute(keys)).scalars()) == {"worker-kept"}
+
+
+def test_worker_command_runs_one_pass(database_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BNPL_")}
+    env.update(
+        DATABASE_URL=database_url,
+        BNPL_SECRET_KEY="test-server-key-not-for-production-0123456789",
+        BNPL_SWEEP_CONCURRENCY="2",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "bnpl.worker pass done: as of " in result.stderr
+    assert "expired idempotency keys deleted" in result.stderr
