@@ -3,11 +3,11 @@
 Per batch, in one transaction holding the batch's row locks (taken with SKIP LOCKED, so several
 workers, and the batches one sweep runs at once, share the work and a plan a payment is holding
 is simply left to the next pass): the late fees due by D with their events (batches charging one
-customer take turns, for the cap per customer); then one statement that adds those fees to the installments in
-the same row write as their statuses, and recomputes delinquency in the same row write as the
-mark `swept_through = D`; then the reminder ladder. Every step is idempotent (late fees and
-reminders have unique keys; status and delinquency are recomputed from the data), so a crash
-between batches loses nothing and a second run for the same D finds nothing to do.
+customer take turns, for the cap per customer); then one statement that adds those fees to the
+installments in the same row write as their statuses, and recomputes delinquency in the same row
+write as the mark `swept_through = D`; then the reminder ladder. Every step is idempotent (late
+fees and reminders have unique keys; status and delinquency are recomputed from the data), so a
+crash between batches loses nothing and a second run for the same D finds nothing to do.
 """
 
 from __future__ import annotations
