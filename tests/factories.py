@@ -4,6 +4,9 @@ wait for requests a test holds back on a lock."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -103,3 +106,29 @@ async def twins_make_one_plan(
     assert replayed == ["", *["true"] * (count - 1)]
     listed = (await client.get("/v1/plans", params={"customer_id": body["customer_id"]})).json()
     assert len(listed["data"]) == 1
+
+
+def bnpl_env(database_url: str, **env: str) -> dict[str, str]:
+    """The environment of a `bnpl` command run as a user runs it, against the test database:
+    no BNPL_* setting of ours beyond a server key and `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BNPL_")}
+    clean.update(
+        DATABASE_URL=database_url,
+        BNPL_SECRET_KEY="test-server-key-not-for-production-0123456789",
+        **env,
+    )
+    return clean
+
+
+def run_bnpl(
+    database_url: str, *args: str, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`bnpl ARGS` to its end, in `bnpl_env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=bnpl_env(database_url, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

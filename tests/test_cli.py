@@ -12,22 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import _client
-
-
-def _bnpl(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BNPL_")}
-    env.update(
-        DATABASE_URL=database_url,
-        BNPL_SECRET_KEY="test-server-key-not-for-production-0123456789",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.factories import run_bnpl
 
 
 async def _quote(app: FastAPI, api_key: str) -> httpx.Response:
@@ -43,7 +28,7 @@ async def _quote(app: FastAPI, api_key: str) -> httpx.Response:
 
 
 async def test_merchants_create_and_rotate_key(app: FastAPI, database_url: str) -> None:
-    created = _bnpl(database_url, "merchants", "create", "--name", "CLI shop")
+    created = run_bnpl(database_url, "merchants", "create", "--name", "CLI shop")
     assert created.returncode == 0, created.stderr
     creds = json.loads(created.stdout)
     assert set(creds) == {"merchant_id", "api_key", "webhook_secret"}
@@ -51,7 +36,9 @@ async def test_merchants_create_and_rotate_key(app: FastAPI, database_url: str) 
     assert creds["webhook_secret"].startswith("whsec_")
     assert (await _quote(app, creds["api_key"])).status_code == 200
 
-    rotated = _bnpl(database_url, "merchants", "rotate-key", "--merchant-id", creds["merchant_id"])
+    rotated = run_bnpl(
+        database_url, "merchants", "rotate-key", "--merchant-id", creds["merchant_id"]
+    )
     assert rotated.returncode == 0, rotated.stderr
     new = json.loads(rotated.stdout)
     assert new["merchant_id"] == creds["merchant_id"]
@@ -62,7 +49,7 @@ async def test_merchants_create_and_rotate_key(app: FastAPI, database_url: str) 
 
 
 def test_rotate_key_of_unknown_merchant(database_url: str) -> None:
-    result = _bnpl(
+    result = run_bnpl(
         database_url,
         "merchants",
         "rotate-key",
@@ -88,6 +75,6 @@ def test_unknown_setting_is_refused(database_url: str) -> None:
 
 
 def test_migrate_reports_the_revision(database_url: str) -> None:
-    result = _bnpl(database_url, "migrate")
+    result = run_bnpl(database_url, "migrate")
     assert result.returncode == 0, result.stderr
     assert "database at revision" in result.stdout

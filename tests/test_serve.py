@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from app.config import Settings, usable_cpus
 from app.serve import _check_connections, _prepare, connections_needed, worker_count
+from tests.factories import bnpl_env
 
 CPUS = len(os.sched_getaffinity(0))
 
@@ -102,12 +103,7 @@ def _alive(pid: int) -> bool:
 
 def test_serve_runs_its_workers_and_stops_them(database_url: str, tmp_path: Path) -> None:
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BNPL_")}
-    env.update(
-        DATABASE_URL=database_url,
-        BNPL_SECRET_KEY="test-server-key-not-for-production-0123456789",
-        BNPL_DATA_DIR=str(tmp_path),
-    )
+    env = bnpl_env(database_url, BNPL_DATA_DIR=str(tmp_path))
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -19,7 +16,7 @@ from app.delinquency.sweep import _LEFT, concurrency_for, sweep
 from app.models import IdempotencyKey
 from app.worker import one_pass
 from tests.conftest import Tenant
-from tests.factories import create_plan, create_product
+from tests.factories import create_plan, create_product, run_bnpl
 
 
 async def test_full_sweep_reaches_every_open_plan_and_is_idempotent(
@@ -38,29 +35,11 @@ async def test_full_sweep_reaches_every_open_plan_and_is_idempotent(
 
 
 def test_sweep_command_prints_progress_and_counts(database_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BNPL_")}
-    env.update(
-        DATABASE_URL=database_url, BNPL_SECRET_KEY="test-server-key-not-for-production-0123456789"
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "sweep", "--as-of", "2027-07-01"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_bnpl(database_url, "sweep", "--as-of", "2027-07-01")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("swept as of 2027-07-01: ")
     assert "late fees" in result.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "app.cli", "sweep", "--as-of", "2027-02-30"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    bad = run_bnpl(database_url, "sweep", "--as-of", "2027-02-30", timeout=60)
     assert bad.returncode == 2
     assert "as-of" in bad.stderr
 
@@ -124,20 +103,7 @@ async def test_a_worker_pass_sweeps_for_today_and_deletes_expired_keys(
 
 
 def test_worker_command_runs_one_pass(database_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BNPL_")}
-    env.update(
-        DATABASE_URL=database_url,
-        BNPL_SECRET_KEY="test-server-key-not-for-production-0123456789",
-        BNPL_SWEEP_CONCURRENCY="2",
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "worker", "--once"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_bnpl(database_url, "worker", "--once", BNPL_SWEEP_CONCURRENCY="2")
     assert result.returncode == 0, result.stderr
     assert "bnpl.worker pass done: as of " in result.stderr
     assert "expired idempotency keys deleted" in result.stderr
