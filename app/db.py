@@ -122,3 +122,9 @@ async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     """
     async with pooled(request) as raw, raw.transaction():
         yield raw
+
+
+def advisory_lock_sql(key: str) -> str:
+    """An SQL condition, true, that takes the transaction-level advisory lock named by the text
+    `key` (an expression or a "$n" placeholder); the lock holds until the transaction ends."""
+    return f"pg_advisory_xact_lock(hashtextextended({key}, 0)) IS NOT NULL"

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from app import clock
 from app.config import Settings
+from app.db import advisory_lock_sql
 from app.errors import Problem
 from app.responses import json_response
 
@@ -71,12 +72,6 @@ class Read:
 
     sql: str
     args: tuple[object, ...] = ()
-
-
-def advisory_lock_sql(key: str) -> str:
-    """An SQL condition, true, that takes the transaction-level advisory lock named by the text
-    `key` (an expression or a "$n" placeholder); the lock holds until the transaction ends."""
-    return f"pg_advisory_xact_lock(hashtextextended({key}, 0)) IS NOT NULL"
 
 
 @functools.cache

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import Date, Uuid
 
 from app.config import Settings, usable_cpus
-from app.db import driver
+from app.db import advisory_lock_sql, driver
 from app.delinquency.service import LateFeeSteps, refresh_swept
 from app.engine.late_fees import FeeContext, LateFeePolicy, fee_for_step, steps_reached
 from app.models.plan import OPEN_PLANS
@@ -120,14 +120,15 @@ _ON_CUSTOMERS = """
 # two batches at once) take turns, each reading the late fees of the one before: a cap per
 # customer cannot be passed by two batches that each saw the total without the other's fees.
 # Only sweep batches take these locks, so a checkout or a payment never waits on them.
-_LOCK_CUSTOMERS = """
+_LOCK_CUSTOMERS = f"""
     SELECT count(*) FROM (
-        SELECT DISTINCT hashtextextended('late-fees:' || m || ':' || c, 0) AS lock
+        SELECT DISTINCT key, hashtextextended(key, 0) AS lock
         FROM unnest($1::uuid[], $2::text[]) AS k(m, c)
+        CROSS JOIN LATERAL (SELECT 'late-fees:' || m || ':' || c AS key) AS named
         ORDER BY lock
     ) AS k
-    WHERE pg_advisory_xact_lock(k.lock) IS NOT NULL
-    """
+    WHERE {advisory_lock_sql("k.key")}
+    """  # noqa: S608 (constants)
 
 # Each statement of a batch is planned for the batch's own arrays. A generic plan (what a
 # prepared statement gets from its sixth run on) takes every array for 10 elements, and its nested

@@ -13,9 +13,10 @@ from decimal import Decimal
 
 import asyncpg
 
+from app.db import advisory_lock_sql
 from app.eligibility.service import BAD_STANDING_STATES, BAD_STANDING_STATUSES, bad_standing_sql
 from app.events.service import NewEvent, unnest_columns
-from app.idempotency import Answer, advisory_lock_sql
+from app.idempotency import Answer
 from app.plans.schemas import PlanOut
 from app.products.service import still_current_sql
 
