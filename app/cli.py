@@ -101,7 +101,7 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
                 create_sessionmaker(engine),
                 as_of,
                 batch_size=args.batch_size,
-                concurrency=args.concurrency or concurrency_for(settings),
+                concurrency=concurrency_for(settings, args.concurrency),
                 progress=lambda r: print(f"  {r.line()}", file=sys.stderr, flush=True),
             )
             return report.line()

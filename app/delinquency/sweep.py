@@ -296,11 +296,12 @@ async def sweep_batch(
     )
 
 
-def concurrency_for(settings: Settings) -> int:
-    """How many batches a sweep runs at once: BNPL_SWEEP_CONCURRENCY, else one per core this
-    process may use (a batch's time is mostly PostgreSQL's, one backend on one core), never more
-    than the connection pool holds."""
-    wanted = settings.sweep_concurrency or usable_cpus()
+def concurrency_for(settings: Settings, requested: int | None = None) -> int:
+    """How many batches a sweep runs at once: `requested` (--concurrency), else
+    BNPL_SWEEP_CONCURRENCY, else one per core this process may use (a batch's time is mostly
+    PostgreSQL's, one backend on one core); never more than the connection pool holds, each
+    batch holding a connection for its whole transaction."""
+    wanted = requested or settings.sweep_concurrency or usable_cpus()
     return max(1, min(wanted, settings.db_pool_size + settings.db_max_overflow))
 
 

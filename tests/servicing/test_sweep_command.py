@@ -69,6 +69,8 @@ def test_sweep_concurrency_is_the_setting_else_the_cores_within_the_pool(
     assert concurrency_for(unset.model_copy(update={"sweep_concurrency": 6})) == 6
     small_pool = unset.model_copy(update={"sweep_concurrency": 6, "db_pool_size": 4})
     assert concurrency_for(small_pool) == 4
+    assert concurrency_for(unset, 3) == 3  # --concurrency
+    assert concurrency_for(small_pool, 9) == 4
 
 
 async def test_a_worker_pass_sweeps_for_today_and_deletes_expired_keys(
