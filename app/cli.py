@@ -98,7 +98,7 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
         engine = create_engine(url, settings)
         try:
             report = await sweep(
-                create_sessionmaker(engine),
+                engine,
                 as_of,
                 batch_size=args.batch_size,
                 concurrency=concurrency_for(settings, args.concurrency),

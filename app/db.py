@@ -1,15 +1,24 @@
-"""Engine, sessions and the per-request transaction: the edge commits, services only flush."""
+"""The database, reached two ways, by purpose. The edge (a request, a job) opens the handle and owns
+its transaction; services take the handle they are given, and never commit.
+
+- `Session`, an ORM session (a request dependency): reads, and the writes that are not busy
+  (products, merchants). One transaction a request, committed before the response is sent.
+- `Connection`, an asyncpg connection in a transaction (`connection(request)` in an endpoint,
+  `connect(engine)` in a job): the writes that move money or state (plan creation, acceptance,
+  payments, the provider webhook, the sweep) and the busy reads (quotes, eligibility). Their
+  plain SQL is in the domains' `repository.py`. With `transaction=False` the connection is
+  outside a transaction and each statement commits alone: for work that is one statement.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -18,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import greenlet_spawn
 
 from app.config import Settings
+
+Connection = asyncpg.Connection
 
 
 def create_engine(url: str, settings: Settings, *, serving: bool = False) -> AsyncEngine:
@@ -44,43 +55,9 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def driver(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under `session`, inside the session's transaction.
-
-    A statement through SQLAlchemy costs ~0.4 ms more CPU than the same on asyncpg, so the
-    services' statements are plain SQL on asyncpg, and a route with a session reaches them
-    through this; they commit or roll back with the session. The first call opens the
-    transaction with a statement through SQLAlchemy, so that its driver sends the BEGIN the
-    session will COMMIT. Lock waits are bounded as the engine says (`create_engine`). jsonb goes
-    in as `str` and comes out parsed (SQLAlchemy's codecs).
-    """
-    known = session.info.get("driver")
-    if known is not None and known[0] is session.get_transaction():
-        cached: asyncpg.Connection = known[1]
-        return cached
-    connection = await session.connection()
-    await connection.exec_driver_sql("SELECT 1")  # the driver's BEGIN goes out before it
-    found = await _asyncpg(connection)
-    session.info["driver"] = (session.get_transaction(), found)
-    return found
-
-
-async def _asyncpg(connection: AsyncConnection) -> asyncpg.Connection:
-    found = (await connection.get_raw_connection()).driver_connection
-    assert isinstance(found, asyncpg.Connection)
-    return found
-
-
-@asynccontextmanager
-async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction, committed on success: for routes that need the database only sometimes."""
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with factory() as session, session.begin():
-        yield session
-
-
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with transaction(request) as session:
         yield session
 
 
@@ -90,41 +67,38 @@ Session = Annotated[AsyncSession, Depends(_request_session, scope="function")]
 
 
 @asynccontextmanager
-async def pooled(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled asyncpg connection, outside any transaction: each statement commits on its own
-    (a write that is one statement: idempotency.at_once). `connection` opens a transaction.
+async def connect(engine: AsyncEngine, *, transaction: bool = True) -> AsyncIterator[Connection]:
+    """A pooled asyncpg connection in one transaction, committed when the block ends without an
+    error, rolled back otherwise; with `transaction=False`, outside any transaction, each
+    statement committing on its own (work that is one statement).
 
-    It is the pool's connection itself, not an AsyncConnection around it, which cost ~75 us
-    more a request.
+    It is the pool's connection itself, not an AsyncConnection around it (which cost ~75 us more
+    a request); one left broken or mid-transaction goes back to the pool closed.
     """
-    engine: AsyncEngine = request.app.state.engine
     pooled = await engine.raw_connection()
     raw = pooled.driver_connection
     assert isinstance(raw, asyncpg.Connection)
     try:
-        yield raw
+        if transaction:
+            async with raw.transaction():
+                yield raw
+        else:
+            yield raw
     finally:
-        # Back to the pool, as AsyncEngine does it; one left broken or mid-transaction (its
-        # rollback failed) is closed instead.
         broken = raw.is_closed() or raw.is_in_transaction()
         await greenlet_spawn(pooled.invalidate if broken else pooled.close)
 
 
-@asynccontextmanager
-async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled asyncpg connection in one transaction, committed when the block ends without an
-    error (so before the response is sent, like `Session`), rolled back otherwise.
-
-    The busiest routes (plan creation, payments, the webhook) use it in place of the ORM
-    session, as a block in the endpoint rather than a dependency: FastAPI's handling of a
-    generator dependency cost as much CPU again as the connection and its transaction (~210,000
-    instructions a request, by callgrind).
-    """
-    async with pooled(request) as raw, raw.transaction():
-        yield raw
+def connection(
+    request: Request, *, transaction: bool = True
+) -> AbstractAsyncContextManager[Connection]:
+    """`connect` on the API's engine, opened as a block in the endpoint (so committed before the
+    response is sent, like `Session`) rather than through a dependency: FastAPI's handling of a
+    generator dependency cost as much CPU again as the connection and its transaction."""
+    return connect(request.app.state.engine, transaction=transaction)
 
 
 def advisory_lock_sql(key: str) -> str:
     """An SQL condition, true, that takes the transaction-level advisory lock named by the text
-    `key` (an expression or a "$n" placeholder); the lock holds until the transaction ends."""
+    `key` (an expression or a placeholder); the lock holds until the transaction ends."""
     return f"pg_advisory_xact_lock(hashtextextended({key}, 0)) IS NOT NULL"

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer, StrictInt
+from pydantic import BeforeValidator, Field, PlainSerializer, StrictInt, StringConstraints
 
 MAX_MINOR_UNITS = 1_000_000_000_000
 
@@ -50,5 +50,13 @@ CurrencyCode = Annotated[
         max_length=3,
         description="ISO 4217 code, upper case.",
         examples=["USD"],
+    ),
+]
+
+# A merchant's own reference (a customer, an order): printable ASCII, no surrounding spaces.
+Reference = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=200, pattern=r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
     ),
 ]

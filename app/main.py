@@ -22,9 +22,9 @@ from app.payments.endpoints import router as payments_router
 from app.pg_embedded import database_url as resolve_database_url
 from app.plans.endpoints import router as plans_router
 from app.products.endpoints import router as products_router
+from app.provider_events.endpoints import SigningSecrets
+from app.provider_events.endpoints import router as webhooks_router
 from app.quotes.endpoints import router as quotes_router
-from app.webhooks.endpoints import SigningSecrets
-from app.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """
 Installment ("buy now, pay later") schedules, plans, payments and delinquency.

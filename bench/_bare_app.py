@@ -16,8 +16,9 @@ import os
 
 from fastapi import FastAPI
 
+from app.products.schemas import Terms
 from app.quotes import service
-from app.quotes.schemas import Quote, QuoteRequest, Terms
+from app.quotes.schemas import Quote, QuoteRequest
 
 TERMS_ENV = "BENCH_QUOTE_TERMS"
 DEFAULT_TERMS_JSON = (

@@ -85,7 +85,7 @@ from app import clock
 from app.engine.allocation import OpenLine, allocate
 from app.engine.installments import installment_status
 from app.models import uuid7
-from app.webhooks.signing import sign
+from app.signing import sign
 
 PRODUCT = pay_in_4("Pay in 4 (bench payments)", require_agreement=False)
 PLAN_AMOUNT = 40000

@@ -24,8 +24,8 @@ from the database.
     service's reads and checks (auth; the product's version, the merchant's name, the customer's
     standing, the key, the customer's lock), nor any computing (schedule, agreement rendering,
     JSON): that is what the ratio prices. The service writes a plan of a product it has read
-    before in one statement, with those checks in it (idempotency.at_once; README, "The busy
-    writes"): 1 round trip.
+    before in one statement, with those checks in it (idempotency.service.in_one_statement; README,
+    "The busy writes"): 1 round trip.
 
 Each HTTP run follows an ANALYZE, as autovacuum soon runs on a live database (_load.analyze:
 the service's cached generic plans, made on empty tables, would scan a merchant's rows).

@@ -53,8 +53,8 @@ from _load import (
 )
 
 from app import engine
+from app.products.schemas import Terms
 from app.quotes import service
-from app.quotes.schemas import Terms
 
 PAY_IN_4: dict[str, Any] = {
     "amount": 40000,

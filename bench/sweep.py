@@ -23,7 +23,7 @@ installments) gives the memory figure a second size.
 
 Measured, on copies of the generated database (CREATE DATABASE ... TEMPLATE, so every run starts
 from the same state; the copy is made outside the timing):
-- sweep: `app.delinquency.sweep.sweep(factory, D, batch_size=B, concurrency=C)` for each
+- sweep: `app.delinquency.sweep.sweep(engine, D, batch_size=B, concurrency=C)` for each
   --batch-sizes (1000 and 5000), each in a fresh Python process (this script again), timed around
   the call alone. C is --concurrency, by default what `bnpl sweep` runs: one batch at a time per
   core (2 here), each on its own connection. Its peak memory is that process's ru_maxrss just
@@ -77,11 +77,10 @@ from sqlalchemy.engine import make_url
 
 from app import migrate
 from app.config import Settings, to_asyncpg_url
-from app.db import create_engine, create_sessionmaker, driver
+from app.db import connect, create_engine
 from app.delinquency import sweep as sweep_sql
 from app.delinquency.sweep import concurrency_for, sweep
-from app.products.schemas import ProductDefinition
-from app.quotes.schemas import Terms
+from app.products.schemas import ProductDefinition, Terms
 
 ROOT = Path(__file__).resolve().parent.parent
 RATIO_TARGET = 3.0
@@ -333,22 +332,27 @@ AUTO_EXPLAIN = (
 EXPLAIN_LINES = 40
 
 
+class _RolledBack(Exception):
+    """Leaves the explained batch's transaction, rolling it back."""
+
+
 async def explain_batch(url: str, as_of: date, batch_size: int) -> None:
     """EXPLAIN ANALYZE every statement of the sweep's first batch, then roll the batch back."""
     engine = create_engine(url, Settings(log_level="warning"))
     logged: list[str] = []
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            conn = await driver(session)
+        async with connect(engine, transaction=False) as conn:
             conn.add_log_listener(lambda _conn, message: logged.append(message.message))
-            for setting in AUTO_EXPLAIN:
-                await conn.execute(setting)
-            params = {"as_of": as_of, "size": batch_size}
-            claim = await session.execute(sweep_sql._CLAIM, {**params, "after": uuid.UUID(int=0)})
-            ids = list(claim.scalars())
-            logged.clear()
-            await sweep_sql.sweep_batch(session, ids, as_of)
-            await session.rollback()
+            with contextlib.suppress(_RolledBack):
+                async with conn.transaction():
+                    for setting in AUTO_EXPLAIN:
+                        await conn.execute(setting)
+                    claim = {"as_of": as_of, "size": batch_size, "after": uuid.UUID(int=0)}
+                    found = await conn.fetch(sweep_sql._CLAIM.text, *sweep_sql._CLAIM.args(claim))
+                    ids = [row[0] for row in found]
+                    logged.clear()
+                    await sweep_sql.sweep_batch(conn, ids, as_of)
+                    raise _RolledBack
     finally:
         await engine.dispose()
     print(f"   EXPLAIN ANALYZE of the first batch ({len(ids):,} plans, rolled back):")
@@ -422,9 +426,7 @@ async def _child(url: str, as_of: date, batch_size: int, concurrency: int) -> di
         baseline = _max_rss_mib()
         recording = True
         started = time.perf_counter()
-        report = await sweep(
-            create_sessionmaker(engine), as_of, batch_size=batch_size, concurrency=concurrency
-        )
+        report = await sweep(engine, as_of, batch_size=batch_size, concurrency=concurrency)
         elapsed = time.perf_counter() - started
         recording = False
         peak = _max_rss_mib()

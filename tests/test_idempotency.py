@@ -1,4 +1,4 @@
-"""The claim's ride-along read (idempotency.Read), straight on the database."""
+"""The claim's ride-along read (idempotency ClaimRead), straight on the database."""
 
 from __future__ import annotations
 
@@ -13,11 +13,16 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from app.db import connection
-from app.idempotency import Answer, Read, answer_for, idempotent
+from app.idempotency.service import (
+    ClaimRead,
+    IdempotentRequest,
+    idempotent,
+    idempotent_request,
+)
 from tests.conftest import Tenant
 
 # A row only for the merchant $1 asks about: the read sees the tenant the claim is made for.
-_MERCHANT = Read("SELECT id, name FROM merchants WHERE id = $1 AND name = $2", ("Shop A",))
+_MERCHANT = ClaimRead("SELECT id, name FROM merchants WHERE id = $1 AND name = $2", ("Shop A",))
 
 
 class Seen(BaseModel):
@@ -35,15 +40,15 @@ async def conn(app: FastAPI) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def _run(
-    conn: asyncpg.Connection, app: FastAPI, merchant: uuid.UUID, key: str | None, read: Read
+    conn: asyncpg.Connection, app: FastAPI, merchant: uuid.UUID, key: str | None, read: ClaimRead
 ) -> dict[str, Any] | None:
-    async def work(answer: Answer) -> Seen:
+    async def work(answer: IdempotentRequest) -> Seen:
         found = answer.found
         return Seen(
             found=None if found is None else {"id": str(found["id"]), "name": found["name"]}
         )
 
-    answer = answer_for(_request(app), key, None, 200)
+    answer = idempotent_request(_request(app), key, None, 200)
     response = await idempotent(conn, merchant, answer, work, read=read)
     return Seen.model_validate_json(response.body).found
 
@@ -60,7 +65,7 @@ async def test_the_work_gets_what_the_read_found(
 async def test_a_read_that_finds_nothing_gives_none(
     conn: asyncpg.Connection, app: FastAPI, tenant: Tenant, key: str | None
 ) -> None:
-    read = Read(_MERCHANT.sql, ("Another shop",))
+    read = ClaimRead(_MERCHANT.sql, ("Another shop",))
     assert await _run(conn, app, tenant.id, key, read) is None
 
 
@@ -69,5 +74,5 @@ async def test_a_replay_does_not_run_the_work_again(
 ) -> None:
     first = await _run(conn, app, tenant.id, "twice", _MERCHANT)
     # The same key and request: the stored answer, even though the read would now find nothing.
-    again = await _run(conn, app, tenant.id, "twice", Read(_MERCHANT.sql, ("x",)))
+    again = await _run(conn, app, tenant.id, "twice", ClaimRead(_MERCHANT.sql, ("x",)))
     assert again == first is not None

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.agreements import repository
 from app.agreements.document import AgreementData, AgreementLine, LateFeeTerms, render_agreement
+from app.agreements.schemas import AcceptanceCreate, AcceptanceOut
+from app.db import Connection
 from app.engine import Schedule, currency_exponent
-from app.errors import Problem, not_found
-from app.events import service as events
-from app.models import Acceptance, Agreement, Plan
+from app.engine.status import PlanStatus
+from app.errors import Problem
+from app.events import repository as events
+from app.models import Agreement, uuid7
+from app.payments import service as payments
 from app.products.schemas import LateFeePolicy, ProductDefinition
 
 
@@ -91,16 +93,7 @@ def render(
 
 
 async def get(session: AsyncSession, merchant_id: uuid.UUID, plan_id: uuid.UUID) -> Agreement:
-    row = (
-        await session.execute(
-            select(Agreement).where(
-                Agreement.merchant_id == merchant_id, Agreement.plan_id == plan_id
-            )
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise not_found("plan")
-    return row
+    return await repository.get(session, merchant_id, plan_id)
 
 
 def _already_accepted() -> Problem:
@@ -110,51 +103,42 @@ def _already_accepted() -> Problem:
 
 
 async def accept(
-    session: AsyncSession,
-    plan: Plan,
-    signer_name: str,
-    ip_address: ipaddress.IPv4Address | ipaddress.IPv6Address,
-    user_agent: str,
-    document_sha256: str | None,
-) -> Acceptance:
-    """Record who accepted which exact document, when. The caller holds the plan's row lock."""
-    if plan.status not in ("pending", "active"):
+    conn: Connection, merchant_id: uuid.UUID, plan_id: uuid.UUID, body: AcceptanceCreate
+) -> AcceptanceOut:
+    """Record who accepted which exact document, when, under the plan's row lock; the plan
+    becomes `active` if nothing else is awaited."""
+    plan = await payments.lock(conn, merchant_id, plan_id)
+    if plan.status not in (PlanStatus.PENDING, PlanStatus.ACTIVE):
         raise Problem(409, "plan-closed", "Plan closed", f"A {plan.status} plan cannot be accepted")
-    agreement = await get(session, plan.merchant_id, plan.id)
-    if document_sha256 is not None and document_sha256 != agreement.sha256.hex():
+    agreement = await repository.kept(conn, merchant_id, plan_id)
+    if body.document_sha256 is not None and body.document_sha256 != agreement.sha256.hex():
         raise Problem(
             409,
             "document-mismatch",
             "Not the current document",
             "The SHA-256 given is not the agreement's; fetch it again and show that one",
         )
-    existing = await session.execute(
-        select(Acceptance.id).where(
-            Acceptance.merchant_id == plan.merchant_id, Acceptance.plan_id == plan.id
-        )
-    )
-    if existing.first() is not None:
-        raise _already_accepted()
-    acceptance = Acceptance(
-        merchant_id=plan.merchant_id,
-        plan_id=plan.id,
+    acceptance = repository.NewAcceptance(
+        merchant_id=merchant_id,
+        plan_id=plan_id,
         agreement_id=agreement.id,
-        signer_name=signer_name,
-        ip_address=str(ip_address),
-        user_agent=user_agent,
+        signer_name=body.signer_name,
+        ip_address=str(body.ip_address),
+        user_agent=body.user_agent,
         document_sha256=agreement.sha256,
         accepted_at=clock.now(),
     )
-    session.add(acceptance)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise _already_accepted() from exc
-    events.record(
-        session,
-        plan.merchant_id,
-        "agreement.accepted",
-        {"signer_name": signer_name, "document_sha256": agreement.sha256.hex()},
-        plan_id=plan.id,
+    if not await repository.accept(conn, uuid7(), acceptance):
+        raise _already_accepted()
+    accepted = {"signer_name": body.signer_name, "document_sha256": agreement.sha256.hex()}
+    await events.record(conn, merchant_id, plan_id, [("agreement.accepted", accepted)])
+    status = await payments.settle(conn, plan)
+    return AcceptanceOut(
+        plan_id=plan_id,
+        signer_name=acceptance.signer_name,
+        ip_address=acceptance.ip_address,
+        user_agent=acceptance.user_agent,
+        document_sha256=agreement.sha256.hex(),
+        accepted_at=acceptance.accepted_at,
+        plan_status=PlanStatus(status),
     )
-    return acceptance

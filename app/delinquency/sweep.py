@@ -22,23 +22,21 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from sqlalchemy import bindparam, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.types import Date, Uuid
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings, usable_cpus
-from app.db import advisory_lock_sql, driver
+from app.db import Connection, advisory_lock_sql, connect
 from app.delinquency.service import LateFeeSteps, refresh_swept
 from app.engine.late_fees import FeeContext, LateFeePolicy, fee_for_step, steps_reached
 from app.models.plan import OPEN_PLANS
+from app.sql import statement
 
-_AS_OF = bindparam("as_of", type_=Date)
 # The open plans not yet brought to :as_of, through the index of the open plans' ids (its
 # predicate, a constant, is in the text so that every plan of the statement can use the index).
-_TO_SWEEP = f"{OPEN_PLANS} AND (swept_through IS NULL OR swept_through < :as_of)"
+_TO_SWEEP = f"{OPEN_PLANS} AND (swept_through IS NULL OR swept_through < :as_of::date)"
 
 # `after` walks the plans in id order, so a claim never rereads plans this run already swept.
-_CLAIM = text(
+_CLAIM = statement(
     f"""
     SELECT id FROM plans
     WHERE id > :after AND {_TO_SWEEP}
@@ -46,7 +44,7 @@ _CLAIM = text(
     LIMIT :size
     FOR UPDATE SKIP LOCKED
     """  # noqa: S608 (constants)
-).bindparams(_AS_OF, bindparam("after", type_=Uuid))
+)
 
 # Installments past their grace with something overdue and a step not yet assessed (the steps
 # assessed come as bits, step n as bit n - 1), with what their plan carries in late fees already
@@ -136,7 +134,7 @@ _LOCK_CUSTOMERS = f"""
 # its events, some 25,000 rows) fit in memory.
 _BATCH_SETTINGS = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL work_mem = '64MB'"
 
-_LEFT = text(f"SELECT count(*) FROM plans WHERE {_TO_SWEEP}").bindparams(_AS_OF)  # noqa: S608
+_LEFT = statement(f"SELECT count(*) FROM plans WHERE {_TO_SWEEP}")  # noqa: S608
 
 
 COUNTS = ("batches", "plans", "late_fees", "late_fee_amount", "reminders", "delinquency_events")
@@ -277,11 +275,8 @@ async def assess_late_fees(
     return fees
 
 
-async def sweep_batch(
-    session: AsyncSession, plan_ids: Sequence[uuid.UUID], as_of: date
-) -> SweepReport:
-    """Bring these (locked) plans to `as_of`."""
-    conn = await driver(session)
+async def sweep_batch(conn: Connection, plan_ids: Sequence[uuid.UUID], as_of: date) -> SweepReport:
+    """Bring these (locked) plans to `as_of`, in the caller's transaction."""
     await conn.execute(_BATCH_SETTINGS)
     fees = await assess_late_fees(conn, plan_ids, as_of)
     delinquency_events, reminders = await refresh_swept(conn, plan_ids, as_of, fees)
@@ -306,7 +301,7 @@ def concurrency_for(settings: Settings, requested: int | None = None) -> int:
 
 
 async def sweep(
-    factory: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
     as_of: date,
     *,
     batch_size: int = 1000,
@@ -321,7 +316,6 @@ async def sweep(
     for: the sweep returns only when none is left behind, or after `patience` seconds of waiting.
     """
     total = SweepReport(as_of=as_of)
-    params = {"as_of": as_of, "size": batch_size}
     waited = 0.0
     while True:
         # One pass over the plans in id order. The batches share `after`, moved on as soon as a
@@ -332,13 +326,13 @@ async def sweep(
         async def batches() -> None:
             nonlocal after
             while True:
-                async with factory() as session, session.begin():
-                    claimed = await session.execute(_CLAIM, {**params, "after": after})
-                    ids = list(claimed.scalars())
+                async with connect(engine) as conn:
+                    claim = {"as_of": as_of, "after": after, "size": batch_size}
+                    ids = [row[0] for row in await conn.fetch(_CLAIM.text, *_CLAIM.args(claim))]
                     if not ids:
                         return
                     after = max(after, ids[-1])
-                    done = await sweep_batch(session, ids, as_of)
+                    done = await sweep_batch(conn, ids, as_of)
                 total.add(done)
                 if progress is not None:
                     progress(total)
@@ -346,8 +340,8 @@ async def sweep(
         async with asyncio.TaskGroup() as group:
             for _ in range(concurrency):
                 group.create_task(batches())
-        async with factory() as session:
-            left = (await session.execute(_LEFT, params)).scalar_one()
+        async with connect(engine, transaction=False) as conn:
+            left = await conn.fetchval(_LEFT.text, *_LEFT.args({"as_of": as_of}))
         if not left or waited >= patience:
             total.left_behind = left
             return total

@@ -4,8 +4,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict
 
-from app.fields import CurrencyCode, MinorUnits
-from app.plans.schemas import Reference
+from app.fields import CurrencyCode, MinorUnits, Reference
 from app.quotes.schemas import Quote
 
 

@@ -3,84 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
-
-import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.db import driver
+from app.db import Connection
+from app.eligibility import repository
+from app.eligibility.repository import History
 from app.eligibility.schemas import EligibilityRequest, EligibilityResult, Reason
-from app.errors import Problem, not_found
-from app.idempotency import Read
+from app.errors import Problem
 from app.products import offers
 from app.products.schemas import EligibilityRules, ProductDefinition
-from app.products.service import CURRENT_SQL, VersionedProduct, current_found
 from app.quotes import service as quotes
-
-OPEN_STATUSES = ("pending", "active")
-BAD_STANDING_STATES = ("delinquent", "default")
-BAD_STANDING_STATUSES = ("defaulted", "charged_off")
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """The customer's plans here, as the eligibility rules count them."""
-
-    open_plans: int
-    recent_plans: int
-    bad_plans: int
-
-
-# No plans at all: what the rules see of a customer's history when another check decides on it.
-NO_HISTORY = History(0, 0, 0)
-
-
-def bad_standing_sql(states: str, statuses: str) -> str:
-    """An SQL condition on a plans row: in bad standing. The arguments are the placeholders of
-    BAD_STANDING_STATES and BAD_STANDING_STATUSES ("$n")."""
-    return f"(delinquency_state = ANY({states}::text[]) OR status = ANY({statuses}::text[]))"
-
-
-# The product's current version (products.service.CURRENT_SQL: $1 merchant, $2 product) and the
-# customer's history ($3 customer, then the statuses and the date of `product_and_history_read`),
-# in one statement. Eligibility answers from it; plan creation reads it with its idempotency claim.
-PRODUCT_AND_HISTORY = f"""
-    SELECT product.*, past.* FROM ({CURRENT_SQL}) AS product CROSS JOIN (
-        SELECT
-            count(*) FILTER (WHERE status = ANY($4::text[])) AS open_plans,
-            count(*) FILTER (WHERE start_date > $5::date AND status <> 'cancelled')
-                AS recent_plans,
-            count(*) FILTER (WHERE {bad_standing_sql("$6", "$7")}) AS bad_plans
-        FROM plans WHERE merchant_id = $1 AND customer_id = $3
-    ) AS past
-"""  # noqa: S608 (composed of constant SQL)
-
-
-def product_and_history_read(product_id: uuid.UUID, customer_id: str) -> Read:
-    """PRODUCT_AND_HISTORY, to ride on an idempotency claim (`found_with_history` reads it)."""
-    year_ago = clock.today() - timedelta(days=365)
-    args = (list(OPEN_STATUSES), year_ago, list(BAD_STANDING_STATES), list(BAD_STANDING_STATUSES))
-    return Read(PRODUCT_AND_HISTORY, (product_id, customer_id, *args))
-
-
-def found_with_history(
-    product_id: uuid.UUID, row: asyncpg.Record | None
-) -> tuple[VersionedProduct, str, History]:
-    """The product, its merchant's name and the customer's history, from a PRODUCT_AND_HISTORY
-    row; a 404 problem when the merchant has no such product."""
-    if row is None:
-        raise not_found("product")
-    product, merchant_name = current_found(product_id, row)
-    return product, merchant_name, History(row["open_plans"], row["recent_plans"], row["bad_plans"])
-
-
-async def product_and_history(
-    conn: asyncpg.Connection, merchant_id: uuid.UUID, product_id: uuid.UUID, customer_id: str
-) -> tuple[VersionedProduct, str, History]:
-    read = product_and_history_read(product_id, customer_id)
-    return found_with_history(product_id, await conn.fetchrow(read.sql, merchant_id, *read.args))
 
 
 def counts_plans(rules: EligibilityRules) -> bool:
@@ -93,16 +25,12 @@ def counts_plans(rules: EligibilityRules) -> bool:
     )
 
 
-def customer_lock(merchant_id: uuid.UUID, customer_id: str) -> str:
-    """The key of the advisory lock that serializes the decisions on one customer, so two
-    checkouts at once cannot both pass a limit; hashed by `hashtextextended(key, 0)`."""
-    return f"customer:{merchant_id}:{customer_id}"
-
-
-def reasons_against(
+def decide(
     definition: ProductDefinition, amount: int, currency: str, past: History
 ) -> list[Reason]:
-    """Why the customer may not have this credit."""
+    """Why the customer, with this history here, may not have this credit of `amount` in
+    `currency` under the product: no reasons, eligible. The one place eligibility is decided:
+    the eligibility endpoint and plan creation both ask it."""
     reasons: list[Reason] = []
     if currency != definition.currency:
         reasons.append(
@@ -169,14 +97,13 @@ def not_eligible(reasons: list[Reason]) -> Problem:
 
 
 async def check(
-    session: AsyncSession, merchant_id: uuid.UUID, request: EligibilityRequest
+    conn: Connection, merchant_id: uuid.UUID, request: EligibilityRequest
 ) -> EligibilityResult:
-    conn = await driver(session)
-    product, _, past = await product_and_history(
+    product, _, past = await repository.product_and_history(
         conn, merchant_id, request.product_id, request.customer_id
     )
     definition = product.definition
-    reasons = reasons_against(definition, request.amount, request.currency, past)
+    reasons = decide(definition, request.amount, request.currency, past)
     if reasons:
         return EligibilityResult(eligible=False, reasons=reasons, offers=[])
     return EligibilityResult(

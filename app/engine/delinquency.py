@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 
@@ -56,3 +56,26 @@ def assess(
     """State and bucket as of `as_of`; the caller finds the oldest installment above tolerance."""
     days = days_past_due(oldest_unpaid_due_date, as_of)
     return DelinquencyStatus(state(days, grace_days, default_after_days), days, bucket(days))
+
+
+def state_since(
+    state: DelinquencyState, oldest_unpaid_due_date: date, grace_days: int, default_after_days: int
+) -> date:
+    """The first day of `state` (not `current`) for a plan whose oldest unpaid installment fell
+    due on `oldest_unpaid_due_date`: late the day after, delinquent past the grace days, in
+    default at `default_after_days`."""
+    if state is DelinquencyState.LATE:
+        return oldest_unpaid_due_date + timedelta(days=1)
+    if state is DelinquencyState.DELINQUENT:
+        return oldest_unpaid_due_date + timedelta(days=grace_days + 1)
+    return oldest_unpaid_due_date + timedelta(days=default_after_days)
+
+
+@dataclass(frozen=True, slots=True)
+class DelinquencyPolicy:
+    """A product's delinquency thresholds: `grace_days` late before delinquent, default at
+    `default_after_days`; an installment owing at most `past_due_tolerance` counts as paid."""
+
+    grace_days: int
+    default_after_days: int
+    past_due_tolerance: int

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.events import repository
 from app.events.schemas import EventList, EventOut
 from app.models import Event
 from app.pagination import PageParams, encode_pair, pair_cursor
-
-# An event a plain-SQL write adds: its type and data (merchant and plan come from the write).
-NewEvent = tuple[str, dict[str, Any]]
-
-
-def unnest_columns(events: Sequence[NewEvent]) -> tuple[list[str], list[str]]:
-    """The types and the JSON of `events`, as the two arrays an `INSERT ... unnest()` takes."""
-    return [type_ for type_, _ in events], [json.dumps(data) for _, data in events]
 
 
 def record(
@@ -66,16 +56,9 @@ async def feed(
 ) -> EventList:
     """Events in commit order, gap-free: a page never shows an event while an older transaction
     that might still add one before it is running; the cursor is (txid, id) of the last one."""
-    horizon = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-    query = select(Event).where(Event.merchant_id == merchant_id, Event.txid < horizon)
-    if type_ is not None:
-        query = query.where(Event.type == type_)
-    if plan_id is not None:
-        query = query.where(Event.plan_id == plan_id)
-    if (after := pair_cursor(page.after)) is not None:
-        query = query.where(tuple_(Event.txid, Event.id) > tuple_(*after))
-    query = query.order_by(Event.txid, Event.id).limit(page.limit + 1)
-    rows = list((await session.execute(query)).scalars())
+    rows = await repository.feed(
+        session, merchant_id, pair_cursor(page.after), page.limit + 1, type_=type_, plan_id=plan_id
+    )
     page_rows = rows[: page.limit]
     # A feed has no end: the cursor always marks where to read on, even from an empty page.
     cursor = encode_pair(page_rows[-1].txid, page_rows[-1].id) if page_rows else page.after

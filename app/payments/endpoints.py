@@ -5,9 +5,9 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from app.auth import MerchantId
-from app.db import Session, connection
+from app.db import connection
 from app.errors import problem_responses
-from app.idempotency import Answer, KeyHeader, answer_for, idempotent
+from app.idempotency.service import IdempotentRequest, KeyHeader, idempotent, idempotent_request
 from app.pagination import Page
 from app.payments import service
 from app.payments.schemas import PaymentCreate, PaymentList, PaymentOut
@@ -36,7 +36,7 @@ async def create_payment(
 
     async with connection(request) as conn:
 
-        async def work(_: Answer) -> PaymentOut:
+        async def work(_: IdempotentRequest) -> PaymentOut:
             return await service.apply_payment(
                 conn,
                 await service.lock(conn, merchant_id, plan_id),
@@ -47,8 +47,9 @@ async def create_payment(
                 "api",
             )
 
-        answer = answer_for(request, idempotency_key, body, 201)
-        return await idempotent(conn, merchant_id, answer, work)
+        paid = idempotent_request(request, idempotency_key, body, 201)
+        answered = await idempotent(conn, merchant_id, paid, work)
+    return answered.response()
 
 
 @router.get(
@@ -58,6 +59,7 @@ async def create_payment(
     responses=problem_responses(401, 404),
 )
 async def list_payments(
-    plan_id: uuid.UUID, merchant_id: MerchantId, session: Session, page: Page
+    plan_id: uuid.UUID, merchant_id: MerchantId, request: Request, page: Page
 ) -> PaymentList:
-    return await service.list_payments(session, merchant_id, plan_id, page)
+    async with connection(request) as conn:
+        return await service.list_payments(conn, merchant_id, plan_id, page)

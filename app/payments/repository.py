@@ -1,5 +1,5 @@
-"""Payments' statements, on the driver connection (app.db.driver): money moving is the busiest
-path of the service, so a payment is a few plain statements, and its writes are one."""
+"""Payments' statements: money moving is the busiest path of the service, so a payment is a few
+plain statements, and its writes are one."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from typing import Any
 import asyncpg
 
 from app.errors import not_found
-from app.events.service import NewEvent
-from app.events.service import unnest_columns as events_columns
+from app.events.repository import NewEvent, listed
 
 
 @dataclass(slots=True)
@@ -94,6 +93,7 @@ _LOCK_PLAN = "".join(
         " FROM plans WHERE id = $1 AND merchant_id = $2 FOR UPDATE",
     )
 )
+_PLAN_EXISTS = "SELECT EXISTS (SELECT FROM plans WHERE id = $1 AND merchant_id = $2)"
 _LINES = """
     SELECT id, sequence, due_date, amount, principal, interest, fee, late_fee, paid_principal,
         paid_interest, paid_fee, paid_late_fee, status,
@@ -235,6 +235,12 @@ async def lock_plan(
     return LockedPlan(*row)
 
 
+async def check_plan(conn: asyncpg.Connection, merchant_id: uuid.UUID, plan_id: uuid.UUID) -> None:
+    """A 404 problem unless the merchant has this plan."""
+    if not await conn.fetchval(_PLAN_EXISTS, plan_id, merchant_id):
+        raise not_found("plan")
+
+
 async def lines(conn: asyncpg.Connection, plan: LockedPlan) -> tuple[list[Line], bool]:
     """The plan's installments, and whether its agreement is accepted (read with them, under
     the plan's lock, to save a round trip)."""
@@ -289,6 +295,11 @@ async def allocated(
 _COMPONENTS = ("principal", "interest", "fee", "late_fee")
 
 
+def _event_arrays(events: Sequence[NewEvent]) -> tuple[list[str], list[str]]:
+    rows = listed(events)
+    return rows["event_types"], rows["event_data"]
+
+
 def _movement_args(
     plan: LockedPlan,
     movements: Sequence[Movement],
@@ -313,7 +324,7 @@ def _movement_args(
         [m.component for m in movements],
         [m.amount for m in movements],
         credit,
-        *events_columns(events),
+        *_event_arrays(events),
     ]
 
 
@@ -376,7 +387,7 @@ async def record_events(
         _EVENTS,
         plan.merchant_id,
         plan.id,
-        *events_columns(events),
+        *_event_arrays(events),
     )
 
 

@@ -10,23 +10,20 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.db import driver
 from app.delinquency.service import refresh_plan
 from app.engine.allocation import OpenLine, allocate
 from app.engine.delinquency import DelinquencyState
 from app.engine.installments import installment_status
+from app.engine.status import PlanStatus, ready_to_activate
 from app.errors import Problem, field_problem, validation_problem
-from app.events.service import NewEvent
+from app.events.repository import NewEvent
 from app.models import uuid7
 from app.pagination import PageParams, next_cursor, uuid_cursor
 from app.payments import repository
 from app.payments.repository import Line, LockedPlan, Movement, StoredPayment
 from app.payments.schemas import AllocationOut, PaymentList, PaymentOut, PaymentStatus
-from app.plans.schemas import PlanStatus
-from app.plans.service import get_plan_row, ready_to_activate
 
 CREDIT = "credit"
 
@@ -94,7 +91,7 @@ def _nothing_to_refresh(plan: LockedPlan, lines: Sequence[Line], today: date) ->
 
 async def _settle(
     conn: asyncpg.Connection, plan: LockedPlan, lines: Sequence[Line], accepted: bool
-) -> None:
+) -> str:
     """After money moved: statuses and delinquency as of today, then the plan's own status."""
     today = clock.today()
     status = plan.status
@@ -120,6 +117,14 @@ async def _settle(
         events.append("plan.reopened")
     if events:
         await repository.set_status(conn, plan, status, events)
+    return status
+
+
+async def settle(conn: asyncpg.Connection, plan: LockedPlan) -> str:
+    """Bring the locked plan's statuses and delinquency to today, then its own status; the
+    status it ends with."""
+    lines, accepted = await repository.lines(conn, plan)
+    return await _settle(conn, plan, lines, accepted)
 
 
 async def _already_paid(
@@ -318,10 +323,9 @@ async def _wire(
 
 
 async def list_payments(
-    session: AsyncSession, merchant_id: uuid.UUID, plan_id: uuid.UUID, page: PageParams
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, plan_id: uuid.UUID, page: PageParams
 ) -> PaymentList:
-    await get_plan_row(session, merchant_id, plan_id)
-    conn = await driver(session)
+    await repository.check_plan(conn, merchant_id, plan_id)
     rows = await repository.page(
         conn, merchant_id, plan_id, uuid_cursor(page.after), page.limit + 1
     )

@@ -7,23 +7,21 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from app.agreements import service as agreements
+from app.agreements.schemas import AcceptanceCreate, AcceptanceOut
 from app.auth import MerchantId
-from app.db import Session, connection, driver, pooled
-from app.eligibility.service import customer_lock, product_and_history_read
+from app.db import Session, connection
+from app.engine.status import PlanStatus
 from app.errors import problem_responses
 from app.events.schemas import EventList
-from app.idempotency import Answer, KeyHeader, OptionalKeyHeader, answer_for, idempotent
-from app.pagination import Page
-from app.plans import service
-from app.plans.schemas import (
-    AcceptanceCreate,
-    AcceptanceOut,
-    PlanCreate,
-    PlanFilters,
-    PlanList,
-    PlanOut,
-    PlanStatus,
+from app.idempotency.service import (
+    KeyHeader,
+    OptionalKeyHeader,
+    idempotent,
+    idempotent_request,
 )
+from app.pagination import Page
+from app.plans import create, service
+from app.plans.schemas import PlanCreate, PlanFilters, PlanList, PlanOut
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 
@@ -43,21 +41,9 @@ async def create_plan(
 ) -> Response:
     """Creates the plan once however often it is retried with the same `Idempotency-Key`.
     A customer the product's eligibility rules refuse gets a 422 problem listing `reasons`."""
-    answer = answer_for(request, idempotency_key, body, 201)
-    if (drafted := service.draft_at_once(merchant_id, body)) is not None:
-        async with pooled(request) as conn:
-            made = await service.create_plan_at_once(conn, merchant_id, drafted, answer)
-        if made is not None:
-            return made
-    async with connection(request) as conn:
-        return await idempotent(
-            conn,
-            merchant_id,
-            answer,
-            lambda answer: service.create_plan(conn, merchant_id, body, answer),
-            lock=customer_lock(merchant_id, body.customer_id),
-            read=product_and_history_read(body.product_id, body.customer_id),
-        )
+    engine = request.app.state.engine
+    made = idempotent_request(request, idempotency_key, body, 201)
+    return (await create.create_plan(engine, merchant_id, body, made)).response()
 
 
 @router.get(
@@ -133,28 +119,17 @@ async def accept_agreement(
     body: AcceptanceCreate,
     request: Request,
     merchant_id: MerchantId,
-    session: Session,
     idempotency_key: OptionalKeyHeader = None,
 ) -> Response:
     """Records the signer, time, IP address, user agent and the SHA-256 of the exact document.
     A second acceptance is a 409. The plan becomes `active` if nothing else is awaited."""
 
-    async def work(_: Answer) -> AcceptanceOut:
-        plan = await service.get_plan_row(session, merchant_id, plan_id, lock=True)
-        acceptance = await agreements.accept(
-            session, plan, body.signer_name, body.ip_address, body.user_agent, body.document_sha256
+    accepted = idempotent_request(request, idempotency_key, body, 201)
+    async with connection(request) as conn:
+        answered = await idempotent(
+            conn,
+            merchant_id,
+            accepted,
+            lambda _: agreements.accept(conn, merchant_id, plan_id, body),
         )
-        await service.activate_if_ready(session, plan)
-        return AcceptanceOut(
-            plan_id=plan.id,
-            signer_name=acceptance.signer_name,
-            ip_address=str(acceptance.ip_address),
-            user_agent=acceptance.user_agent,
-            document_sha256=acceptance.document_sha256.hex(),
-            accepted_at=acceptance.accepted_at,
-            plan_status=PlanStatus(plan.status),
-        )
-
-    conn = await driver(session)
-    answer = answer_for(request, idempotency_key, body, 201)
-    return await idempotent(conn, merchant_id, answer, work)
+    return answered.response()

@@ -7,8 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from app.errors import field_problem, validation_problem
-from app.products.schemas import Offer, ProductDefinition
-from app.quotes.schemas import AmountOrPercent, Terms
+from app.products.schemas import AmountOrPercent, Offer, ProductDefinition, Terms
 
 
 def check_amount(definition: ProductDefinition, amount: int) -> None:

@@ -1,4 +1,8 @@
-"""A product: the rules a merchant offers credit under. Stored as a versioned document."""
+"""A product: the rules a merchant offers credit under. Stored as a versioned document.
+
+Also the wire types of terms (`Terms`, `AmountOrPercent`) that quotes, products and plans share,
+and the one mapping from the stored document to the engine's policies
+(`ProductDefinition.delinquency_policy`, `LateFeePolicy.to_engine`)."""
 
 from __future__ import annotations
 
@@ -9,11 +13,71 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app import engine
 from app.engine import Frequency, InterestMethod
-from app.fields import CurrencyCode, MinorUnits, NonNegativeMinorUnits, Percent
-from app.quotes.schemas import AmountOrPercent
+from app.engine.delinquency import DelinquencyPolicy
+from app.engine.late_fees import LateFeePolicy as LateFeeRules
+from app.fields import CalendarDate, CurrencyCode, MinorUnits, NonNegativeMinorUnits, Percent
 
 DEFAULT_REMINDER_DAYS = [-7, 0, 1, 7, 30, 60, 90]
+
+TERMS_EXAMPLE: dict[str, Any] = {
+    "amount": 40000,
+    "currency": "USD",
+    "start_date": "2026-12-01",
+    "deposit": {"percent": "25"},
+    "installments": 3,
+    "frequency": "biweekly",
+    "interest_rate": "0",
+    "interest_method": "amortized",
+}
+
+
+class AmountOrPercent(BaseModel):
+    """Exactly one of `amount` (minor units) or `percent`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"percent": "25"}]})
+
+    amount: NonNegativeMinorUnits | None = None
+    percent: Percent | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.amount is None) == (self.percent is None):
+            raise ValueError("give exactly one of 'amount' or 'percent'")
+        return self
+
+    def to_engine(self) -> engine.AmountOrPercent:
+        return engine.AmountOrPercent(amount=self.amount, percent=self.percent)
+
+
+class Terms(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": TERMS_EXAMPLE})
+
+    def to_engine(self) -> engine.Terms:
+        return engine.Terms(
+            amount=self.amount,
+            currency=self.currency,
+            start_date=self.start_date,
+            installments=self.installments,
+            frequency=self.frequency,
+            deposit=self.deposit.to_engine() if self.deposit else None,
+            first_due_date=self.first_due_date,
+            interest_rate=self.interest_rate,
+            interest_method=self.interest_method,
+            fee=self.fee.to_engine() if self.fee else None,
+        )
+
+    amount: MinorUnits
+    currency: CurrencyCode
+    start_date: CalendarDate
+    installments: int = Field(ge=1, le=120, strict=True, examples=[4])
+    frequency: Frequency
+    deposit: AmountOrPercent | None = None
+    first_due_date: CalendarDate | None = None
+    interest_rate: Percent = Decimal(0)
+    interest_method: InterestMethod = InterestMethod.AMORTIZED
+    fee: AmountOrPercent | None = None
 
 
 class RefundStrategy(StrEnum):
@@ -111,6 +175,21 @@ class LateFeePolicy(BaseModel):
     cap_per_plan: PlanCap | None = None
     cap_per_customer_12_months: NonNegativeMinorUnits | None = None
 
+    def to_engine(self) -> LateFeeRules:
+        first, second, cap = self.first_fee, self.second_fee, self.cap_per_plan
+        return LateFeeRules(
+            grace_days=self.grace_days,
+            first_amount=first.amount,
+            first_percent=first.percent,
+            second_after_days=second.after_days if second else None,
+            second_amount=second.amount if second else None,
+            second_percent=second.percent if second else None,
+            cap_per_installment=self.cap_per_installment,
+            cap_per_plan_percent=cap.percent if cap else None,
+            cap_per_plan_amount=cap.amount if cap else None,
+            cap_per_customer_12_months=self.cap_per_customer_12_months,
+        )
+
 
 class EligibilityRules(BaseModel):
     model_config = ConfigDict(
@@ -193,6 +272,10 @@ class ProductDefinition(BaseModel):
             raise ValueError("reminder_days must be between -60 and 365")
         self.reminder_days = sorted(set(self.reminder_days))
         return self
+
+    def delinquency_policy(self) -> DelinquencyPolicy:
+        grace = self.late_fees.grace_days if self.late_fees else 0
+        return DelinquencyPolicy(grace, self.default_after_days, self.past_due_tolerance)
 
     def offer_for(self, installments: int, frequency: Frequency) -> Offer | None:
         return next(

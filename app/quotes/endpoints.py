@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app.auth import MerchantId
-from app.db import transaction
+from app.db import connection
 from app.errors import problem_responses
 from app.quotes import service
 from app.quotes.schemas import (
@@ -30,8 +30,8 @@ async def create_quote(body: QuoteRequest, merchant_id: MerchantId, request: Req
     `product_id` and `amount`, `{"data": [...]}`: one quote per offer the amount qualifies for.
     Nothing is stored."""
     if isinstance(body, ProductQuoteRequest):
-        async with transaction(request) as session:
-            return json_response(await service.quote_product(session, merchant_id, body))
+        async with connection(request, transaction=False) as conn:
+            return json_response(await service.quote_product(conn, merchant_id, body))
     return json_response(service.quote(body))
 
 

@@ -2,73 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from app import engine
-from app.engine import Frequency, InterestMethod, LineKind
+from app.engine import Frequency, LineKind
 from app.errors import UNION_TAG
-from app.fields import CalendarDate, CurrencyCode, MinorUnits, NonNegativeMinorUnits, Percent
-
-_TERMS_EXAMPLE: dict[str, Any] = {
-    "amount": 40000,
-    "currency": "USD",
-    "start_date": "2026-12-01",
-    "deposit": {"percent": "25"},
-    "installments": 3,
-    "frequency": "biweekly",
-    "interest_rate": "0",
-    "interest_method": "amortized",
-}
-
-
-class AmountOrPercent(BaseModel):
-    """Exactly one of `amount` (minor units) or `percent`."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"percent": "25"}]})
-
-    amount: NonNegativeMinorUnits | None = None
-    percent: Percent | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        if (self.amount is None) == (self.percent is None):
-            raise ValueError("give exactly one of 'amount' or 'percent'")
-        return self
-
-    def to_engine(self) -> engine.AmountOrPercent:
-        return engine.AmountOrPercent(amount=self.amount, percent=self.percent)
-
-
-class Terms(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": _TERMS_EXAMPLE})
-
-    def to_engine(self) -> engine.Terms:
-        return engine.Terms(
-            amount=self.amount,
-            currency=self.currency,
-            start_date=self.start_date,
-            installments=self.installments,
-            frequency=self.frequency,
-            deposit=self.deposit.to_engine() if self.deposit else None,
-            first_due_date=self.first_due_date,
-            interest_rate=self.interest_rate,
-            interest_method=self.interest_method,
-            fee=self.fee.to_engine() if self.fee else None,
-        )
-
-    amount: MinorUnits
-    currency: CurrencyCode
-    start_date: CalendarDate
-    installments: int = Field(ge=1, le=120, strict=True, examples=[4])
-    frequency: Frequency
-    deposit: AmountOrPercent | None = None
-    first_due_date: CalendarDate | None = None
-    interest_rate: Percent = Decimal(0)
-    interest_method: InterestMethod = InterestMethod.AMORTIZED
-    fee: AmountOrPercent | None = None
+from app.fields import CalendarDate, CurrencyCode, MinorUnits
+from app.products.schemas import TERMS_EXAMPLE, AmountOrPercent, Terms
 
 
 class ScheduleLine(BaseModel):
@@ -162,7 +103,7 @@ class Quote(Disclosure):
                         "amount": 10000,
                     },
                 ],
-                "terms": {**_TERMS_EXAMPLE, "first_due_date": "2026-12-15", "fee": None},
+                "terms": {**TERMS_EXAMPLE, "first_due_date": "2026-12-15", "fee": None},
             }
         }
     )

@@ -5,22 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app import clock, engine
-from app.db import driver
+from app.db import Connection
 from app.errors import Problem, field_problem, validation_problem
 from app.products import offers
-from app.products.schemas import ProductDefinition
-from app.products.service import current_definition
+from app.products import repository as products
+from app.products.schemas import AmountOrPercent, ProductDefinition, Terms
 from app.quotes.schemas import (
-    AmountOrPercent,
     AprRequest,
     AprResult,
     ProductQuoteRequest,
     Quote,
     QuoteList,
-    Terms,
 )
 
 
@@ -75,9 +71,9 @@ def quote(terms: Terms) -> Quote:
 
 
 async def quote_product(
-    session: AsyncSession, merchant_id: uuid.UUID, request: ProductQuoteRequest
+    conn: Connection, merchant_id: uuid.UUID, request: ProductQuoteRequest
 ) -> QuoteList:
-    product = await current_definition(await driver(session), merchant_id, request.product_id)
+    product = await products.current(conn, merchant_id, request.product_id)
     definition = product.definition
     offers.check_amount(definition, request.amount)
     start = request.start_date or clock.today()

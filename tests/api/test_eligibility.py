@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.eligibility.service import customer_lock
+from app.eligibility.repository import customer_lock
 from tests.conftest import Tenant
 from tests.factories import create_plan, create_product, plan_body, wait_until_waiting
 
@@ -65,7 +65,13 @@ async def test_active_plan_limit(tenant: Tenant) -> None:
 async def test_new_plans_per_year_counts_by_start_date(tenant: Tenant, engine: AsyncEngine) -> None:
     product = await create_product(
         tenant.client,
-        eligibility={"max_new_plans_per_365_days": 1, "max_active_plans_per_customer": None},
+        eligibility={
+            "max_new_plans_per_365_days": 1,
+            "max_active_plans_per_customer": None,
+            # The imported plan is born as late as it is (unpaid since 2025): only the count is
+            # under test here.
+            "block_if_delinquent": False,
+        },
     )
     old = await create_plan(tenant.client, product, customer_id="cus_y", start_date="2025-06-01")
     # A plan from over a year ago (imported) does not count; one from this year does.

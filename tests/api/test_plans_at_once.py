@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.eligibility.service import customer_lock
-from app.plans import repository, service
+from app.eligibility.repository import customer_lock
+from app.plans import repository
 from tests.conftest import Tenant
 from tests.factories import (
     create_plan,
@@ -29,15 +29,19 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """How each plan write went: "at once", "skipped" (the one statement wrote nothing), or
     "claim-first"."""
     seen: list[str] = []
-    insert_plan = repository.insert_plan
+    insert, insert_guarded = repository.insert, repository.insert_guarded
 
-    async def spy(*args: Any, **kwargs: Any) -> bool:
-        wrote = await insert_plan(*args, **kwargs)
-        at_once = len(args) > 6 and args[6] is not None
-        seen.append(("at once" if wrote else "skipped") if at_once else "claim-first")
+    async def claim_first(*args: Any, **kwargs: Any) -> None:
+        await insert(*args, **kwargs)
+        seen.append("claim-first")
+
+    async def at_once(*args: Any, **kwargs: Any) -> bool:
+        wrote = await insert_guarded(*args, **kwargs)
+        seen.append("at once" if wrote else "skipped")
         return wrote
 
-    monkeypatch.setattr(service.repository, "insert_plan", spy)
+    monkeypatch.setattr(repository, "insert", claim_first)
+    monkeypatch.setattr(repository, "insert_guarded", at_once)
     return seen
 
 

@@ -9,13 +9,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
+from app.db import connect
 from app.delinquency.sweep import SweepReport, sweep_batch
-from app.models import Plan
-from app.webhooks.signing import sign
+from app.signing import sign
 from tests.conftest import Tenant
 
 
@@ -75,8 +73,7 @@ async def deliver(tenant: Tenant, body: bytes, **kwargs: Any) -> httpx.Response:
 
 async def sweep_plans(app: FastAPI, plan_ids: list[str], as_of: date) -> SweepReport:
     """Sweep just these plans (the full sweep would also move other tests' plans)."""
-    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     ids = [uuid.UUID(p) for p in plan_ids]
-    async with factory() as session, session.begin():
-        await session.execute(select(Plan.id).where(Plan.id.in_(ids)).with_for_update())
-        return await sweep_batch(session, ids, as_of)
+    async with connect(app.state.engine) as conn:
+        await conn.execute("SELECT FROM plans WHERE id = ANY($1::uuid[]) FOR UPDATE", ids)
+        return await sweep_batch(conn, ids, as_of)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import driver
+from app.db import connect
 from app.delinquency.service import refresh
 from app.engine.delinquency import assess
 from app.engine.installments import installment_status
@@ -50,16 +50,16 @@ async def test_statuses_and_delinquency(
     as_of = date(2026, 11, 23) + timedelta(days=offset)
     factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     ids = [i["id"] for i in plan["installments"]]
-    async with factory() as session, session.begin():
+    async with connect(app.state.engine) as conn:
         for installment_id, p, fee in zip(ids, paid, late, strict=True):
-            await session.execute(
-                text(
-                    "UPDATE installments SET late_fee = :f, paid_late_fee = 0,"
-                    " paid_principal = least(:p, principal) WHERE id = :i"
-                ),
-                {"p": p, "f": fee, "i": installment_id},
+            await conn.execute(
+                "UPDATE installments SET late_fee = $1, paid_late_fee = 0,"
+                " paid_principal = least($2, principal) WHERE id = $3",
+                fee,
+                p,
+                uuid.UUID(installment_id),
             )
-        await refresh(await driver(session), [uuid.UUID(plan["id"])], as_of)
+        await refresh(conn, [uuid.UUID(plan["id"])], as_of)
     async with factory() as session:
         rows = (
             await session.execute(

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import clock
+from app.db import connect
 from app.delinquency.sweep import sweep_batch
 from tests.conftest import Tenant
 from tests.factories import create_plan, create_product, wait_until_waiting
@@ -217,10 +218,9 @@ async def test_batches_assessing_one_customer_take_turns_under_the_customer_cap(
     product = await _product(tenant, late_fees=fees)
     a = await _plan(tenant, product, customer_id="cus_two_batches")
     b = await _plan(tenant, product, customer_id="cus_two_batches")
-    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     # Two workers' batches at once, one plan each: the second waits for the first to commit,
     # then sees its fee under the cap.
-    async with factory() as first, first.begin():
+    async with connect(app.state.engine) as first:
         await sweep_batch(first, [uuid.UUID(a["id"])], date(2026, 12, 8))
         second = asyncio.create_task(sweep_plans(app, [b["id"]], date(2026, 12, 8)))
         async with engine.connect() as watcher:

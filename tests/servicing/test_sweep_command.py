@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
 from app.config import Settings, usable_cpus
+from app.db import connect
 from app.delinquency.sweep import _LEFT, concurrency_for, sweep
 from app.models import IdempotencyKey
 from app.worker import one_pass
@@ -24,13 +25,12 @@ async def test_full_sweep_reaches_every_open_plan_and_is_idempotent(
 ) -> None:
     product = await create_product(tenant.client, deposit={"min_percent": "0", "max_percent": "50"})
     plan = await create_plan(tenant.client, product, start_date="2026-11-23")
-    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
-    first = await sweep(factory, date(2027, 6, 1), batch_size=7)
+    first = await sweep(app.state.engine, date(2027, 6, 1), batch_size=7)
     assert first.plans >= 1
     assert first.left_behind == 0
     body = (await tenant.client.get(f"/v1/plans/{plan['id']}")).json()
     assert body["delinquency"]["state"] == "default"
-    again = await sweep(factory, date(2027, 6, 1), batch_size=7)
+    again = await sweep(app.state.engine, date(2027, 6, 1), batch_size=7)
     assert (again.plans, again.late_fees, again.reminders) == (0, 0, 0)
 
 
@@ -48,17 +48,16 @@ async def test_concurrent_batches_sweep_every_plan_once(tenant: Tenant, app: Fas
     product = await create_product(tenant.client, deposit={"min_percent": "0", "max_percent": "50"})
     for n in range(6):
         await create_plan(tenant.client, product, start_date="2026-11-23", customer_id=f"cus_{n}")
-    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     as_of = date(2027, 5, 1)
-    async with factory() as session:
-        due = (await session.execute(_LEFT, {"as_of": as_of})).scalar_one()
-    report = await sweep(factory, as_of, batch_size=2, concurrency=4)
+    async with connect(app.state.engine) as conn:
+        due = await conn.fetchval(_LEFT.text, *_LEFT.args({"as_of": as_of}))
+    report = await sweep(app.state.engine, as_of, batch_size=2, concurrency=4)
     assert due >= 6
     assert (report.plans, report.left_behind) == (due, 0)
     assert report.batches >= due / 2
-    async with factory() as session:
-        left = await session.execute(_LEFT, {"as_of": as_of})
-        assert left.scalar_one() == 0
+    async with connect(app.state.engine) as conn:
+        left = await conn.fetchval(_LEFT.text, *_LEFT.args({"as_of": as_of}))
+        assert left == 0
 
 
 def test_sweep_concurrency_is_the_setting_else_the_cores_within_the_pool(
@@ -93,7 +92,7 @@ async def test_a_worker_pass_sweeps_for_today_and_deletes_expired_keys(
                     expires_at=expires,
                 )
             )
-    line = await one_pass(factory, concurrency=2)
+    line = await one_pass(app.state.engine, concurrency=2)
     assert line.startswith("as of 2027-08-02: ")
     # This tenant's plan and product keys expired too, and other tests'.
     assert re.search(r"; [1-9][0-9]* expired idempotency keys deleted$", line)

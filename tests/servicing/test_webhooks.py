@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import clock
-from app.webhooks.signing import sign
+from app.signing import sign
 from tests.conftest import Tenant
 from tests.factories import create_plan, create_product
 from tests.servicing.helpers import deliver, event_body, signed_headers

@@ -3,27 +3,24 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 
 from app import clock
 from app.cache import TtlCache
 from app.config import Settings
-from app.db import connection, pooled
+from app.db import connection
 from app.errors import Problem, invalid_document, problem_responses
-from app.payments import service as payments
-from app.payments.schemas import PaymentEvent, WebhookAck
+from app.provider_events import repository, service
+from app.provider_events.schemas import PaymentEvent, WebhookAck
 from app.responses import json_response
 from app.security import webhook_secret
-from app.webhooks import repository
-from app.webhooks.signing import SignatureError, verify
+from app.signing import SignatureError, verify
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 # Merchant -> its webhook secret (derived from the version the database holds), for
 # `api_key_cache_seconds`.
 SigningSecrets = TtlCache[uuid.UUID, str]
-SOURCE = "payment_provider"
 
 
 def _unauthorized(detail: str) -> Problem:
@@ -82,8 +79,7 @@ async def payment_event(
         raise invalid_document(exc) from exc
     # Only a verified event takes a connection and a transaction.
     async with connection(request) as conn:
-        # The signed bytes as received: the record of what the provider said.
-        ack = await _apply(conn, merchant, event, body.decode())
+        ack = await service.apply(conn, merchant, event, body.decode())
     return json_response(ack)
 
 
@@ -91,7 +87,7 @@ async def _signing_secret(request: Request, merchant: uuid.UUID) -> str:
     """The merchant's current webhook secret, from the cache or else the database."""
     secrets: SigningSecrets = request.app.state.signing_secrets
     if (secret := secrets.get(merchant)) is None:
-        async with pooled(request) as conn:  # one read: no transaction around it
+        async with connection(request, transaction=False) as conn:  # one read
             version = await repository.secret_version(conn, merchant)
         if version is None:
             raise _unauthorized("Unknown merchant or bad signature")
@@ -99,38 +95,3 @@ async def _signing_secret(request: Request, merchant: uuid.UUID) -> str:
         secret = webhook_secret(settings.server_key(), merchant, version)
         secrets.put(merchant, secret)
     return secret
-
-
-async def _apply(
-    conn: asyncpg.Connection, merchant: uuid.UUID, event: PaymentEvent, payload: str
-) -> WebhookAck:
-    data = event.data
-    claimed, plan = await repository.claim_and_lock(
-        conn, merchant, data.plan_id, SOURCE, event.id, event.type, payload
-    )
-    if not claimed:
-        return WebhookAck(status="duplicate", event_id=event.id)
-    if event.type == "payment.succeeded":
-        await payments.apply_payment(
-            conn,
-            plan,
-            data.payment_id,
-            data.amount,
-            data.currency,
-            event.occurred_at,
-            "webhook",
-        )
-    elif event.type == "payment.failed":
-        await payments.record_failure(
-            conn,
-            plan,
-            data.payment_id,
-            data.amount,
-            data.currency,
-            event.occurred_at,
-            data.failure_code,
-            "webhook",
-        )
-    else:
-        await payments.reverse_payment(conn, plan, data.payment_id, data.amount, data.failure_code)
-    return WebhookAck(status="applied", event_id=event.id)

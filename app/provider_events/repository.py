@@ -1,4 +1,4 @@
-"""The inbound webhook's statements, on the driver connection (app.db.driver)."""
+"""The inbound provider events' statements."""
 
 from __future__ import annotations
 

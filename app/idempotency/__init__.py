@@ -1,0 +1,1 @@
+"""Idempotency-Key: the protocol in `service`, its statements in `repository`."""
