@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,27 +10,6 @@ from app.events import repository
 from app.events.schemas import EventList, EventOut
 from app.models import Event
 from app.pagination import PageParams, encode_pair, pair_cursor
-
-
-def record(
-    session: AsyncSession,
-    merchant_id: uuid.UUID,
-    type_: str,
-    data: dict[str, Any],
-    *,
-    plan_id: uuid.UUID | None = None,
-    effective_date: date | None = None,
-) -> Event:
-    """Add the event to the session; it is written with the caller's next flush or commit."""
-    event = Event(
-        merchant_id=merchant_id,
-        plan_id=plan_id,
-        type=type_,
-        data=data,
-        effective_date=effective_date,
-    )
-    session.add(event)
-    return event
 
 
 def to_wire(event: Event) -> EventOut:

@@ -65,7 +65,7 @@ def fingerprint(request: Request, body: BaseModel | None) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class ClaimRead:
-    """A one-row SELECT that rides on the claim's statement, saving a round trip: its parameters
+    """A one-row read that rides on the claim's statement, saving a round trip: its parameters
     are $1 (the merchant id), then `args` from $2 on. Its snapshot is taken before the work's
     `lock` is held, so what that lock guards, the work must read again once it holds it (plan
     creation recounts a customer's plans). The work finds its row in

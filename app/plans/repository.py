@@ -243,7 +243,7 @@ async def _with_lines(session: AsyncSession, plans: Sequence[Plan]) -> list[Read
             Acceptance.merchant_id == merchant_id, Acceptance.plan_id.in_(ids)
         )
     )
-    accepted = dict(acceptances.tuples().all())
+    accepted = {row[0]: row[1] for row in acceptances}
     return [(_record(p), by_plan[p.id], accepted.get(p.id)) for p in plans]
 
 

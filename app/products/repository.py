@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import not_found
@@ -19,6 +20,43 @@ class VersionedProduct:
     id: uuid.UUID
     version: int
     definition: ProductDefinition
+
+
+async def add_product(
+    session: AsyncSession, merchant_id: uuid.UUID, name: str, definition: dict[str, Any]
+) -> tuple[Product, ProductVersion]:
+    """A new product at version 1."""
+    product = Product(merchant_id=merchant_id, name=name, current_version=1)
+    session.add(product)
+    await session.flush()
+    version = ProductVersion(
+        product_id=product.id, version=1, merchant_id=merchant_id, definition=definition
+    )
+    session.add(version)
+    await session.flush()
+    await session.refresh(product)
+    await session.refresh(version)
+    return product, version
+
+
+async def add_version(
+    session: AsyncSession, product: Product, name: str, definition: dict[str, Any]
+) -> ProductVersion:
+    """The product's next version, made current; `product` is locked (`product(lock=True)`)."""
+    product.current_version += 1
+    product.name = name
+    product.updated_at = func.now()
+    version = ProductVersion(
+        product_id=product.id,
+        version=product.current_version,
+        merchant_id=product.merchant_id,
+        definition=definition,
+    )
+    session.add(version)
+    await session.flush()
+    await session.refresh(product)
+    await session.refresh(version)
+    return version
 
 
 async def product(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from pydantic import ValidationError
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, engine
@@ -44,19 +43,9 @@ async def create_product(
     session: AsyncSession, merchant_id: uuid.UUID, definition: schemas.ProductDefinition
 ) -> schemas.Product:
     _check_offers_can_be_scheduled(definition)
-    product = Product(merchant_id=merchant_id, name=definition.name, current_version=1)
-    session.add(product)
-    await session.flush()
-    version = ProductVersion(
-        product_id=product.id,
-        version=1,
-        merchant_id=merchant_id,
-        definition=definition.model_dump(mode="json"),
+    product, version = await repository.add_product(
+        session, merchant_id, definition.name, definition.model_dump(mode="json")
     )
-    session.add(version)
-    await session.flush()
-    await session.refresh(product)
-    await session.refresh(version)
     return to_wire(product, version)
 
 
@@ -87,19 +76,7 @@ async def update_product(
     stored = definition.model_dump(mode="json")
     if stored == current.definition:
         return to_wire(product, current)
-    product.current_version += 1
-    product.name = definition.name
-    product.updated_at = func.now()
-    version = ProductVersion(
-        product_id=product.id,
-        version=product.current_version,
-        merchant_id=merchant_id,
-        definition=stored,
-    )
-    session.add(version)
-    await session.flush()
-    await session.refresh(product)
-    await session.refresh(version)
+    version = await repository.add_version(session, product, definition.name, stored)
     return to_wire(product, version)
 
 
