@@ -12,28 +12,30 @@ from app.agreements.document import AgreementData, AgreementLine, LateFeeTerms, 
 from app.agreements.schemas import AcceptanceCreate, AcceptanceOut
 from app.db import Connection
 from app.engine import Schedule, currency_exponent
+from app.engine.late_fees import LateFeePolicy as LateFeeRules
 from app.engine.status import PlanStatus
 from app.errors import Problem
 from app.events import repository as events
 from app.models import Agreement, uuid7
 from app.payments import service as payments
-from app.products.schemas import LateFeePolicy, ProductDefinition
+from app.products.schemas import ProductDefinition
 
 
-def _late_fee_terms(policy: LateFeePolicy | None) -> LateFeeTerms | None:
+def _late_fee_terms(policy: LateFeeRules | None) -> LateFeeTerms | None:
+    """The document's terms, from the engine's policy (`LateFeePolicy.to_engine`): the one
+    reading of the product's late fees."""
     if policy is None:
         return None
-    second, cap = policy.second_fee, policy.cap_per_plan
     return LateFeeTerms(
         grace_days=policy.grace_days,
-        first_fee_amount=policy.first_fee.amount,
-        first_fee_percent=policy.first_fee.percent,
-        second_fee_after_days=second.after_days if second else None,
-        second_fee_amount=second.amount if second else None,
-        second_fee_percent=second.percent if second else None,
+        first_fee_amount=policy.first_amount,
+        first_fee_percent=policy.first_percent,
+        second_fee_after_days=policy.second_after_days,
+        second_fee_amount=policy.second_amount,
+        second_fee_percent=policy.second_percent,
         cap_per_installment=policy.cap_per_installment,
-        cap_per_plan_percent=cap.percent if cap else None,
-        cap_per_plan_amount=cap.amount if cap else None,
+        cap_per_plan_percent=policy.cap_per_plan_percent,
+        cap_per_plan_amount=policy.cap_per_plan_amount,
         cap_per_customer_12_months=policy.cap_per_customer_12_months,
     )
 
@@ -83,7 +85,7 @@ def render(
                 )
                 for line in schedule.lines
             ),
-            late_fees=_late_fee_terms(definition.late_fees),
+            late_fees=_late_fee_terms(definition.late_fee_policy()),
             default_after_days=definition.default_after_days,
             refund_strategy=definition.refund_strategy.value,
             require_signature=definition.require_agreement,

@@ -273,6 +273,9 @@ class ProductDefinition(BaseModel):
         self.reminder_days = sorted(set(self.reminder_days))
         return self
 
+    def late_fee_policy(self) -> LateFeeRules | None:
+        return self.late_fees.to_engine() if self.late_fees else None
+
     def delinquency_policy(self) -> DelinquencyPolicy:
         grace = self.late_fees.grace_days if self.late_fees else 0
         return DelinquencyPolicy(grace, self.default_after_days, self.past_due_tolerance)
