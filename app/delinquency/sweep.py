@@ -18,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -29,6 +28,7 @@ from app.db import Connection, advisory_lock_sql, connect
 from app.delinquency.service import LateFeeSteps, refresh_swept
 from app.engine.late_fees import FeeContext, LateFeePolicy, fee_for_step, steps_reached
 from app.models.plan import OPEN_PLANS
+from app.products.repository import definition_of, definition_sql
 from app.sql import statement
 
 # The open plans not yet brought to :as_of, through the index of the open plans' ids (its
@@ -53,14 +53,16 @@ _CLAIM = statement(
 # their plan_id index for the whole batch (see app.delinquency.service._REFRESH). Plans without
 # late fees are filtered after the join: PostgreSQL guesses that jsonb test keeps one product
 # version in 100, and that guess made it scan the batch's plans once per product version.
-_LATE_CANDIDATES = """
+_GRACE = definition_sql("v.definition", "late_fees", "grace_days")
+_SECOND_FEE = definition_sql("v.definition", "late_fees", "second_fee", text=False)
+_LATE_FEES = definition_sql("v.definition", "late_fees", text=False)
+_LATE_CANDIDATES = f"""
     WITH candidate_plans AS MATERIALIZED (
         SELECT p.id, p.merchant_id, p.customer_id, p.amount, p.schedule_version,
             p.product_id, p.product_version,
-            coalesce((v.definition -> 'late_fees' ->> 'grace_days')::int, 0) AS grace,
-            CASE WHEN jsonb_typeof(v.definition -> 'late_fees' -> 'second_fee') = 'object'
-                 THEN 2 ELSE 1 END AS steps,
-            jsonb_typeof(v.definition -> 'late_fees') = 'object' AS has_late_fees
+            coalesce({_GRACE}::int, 0) AS grace,
+            CASE WHEN jsonb_typeof({_SECOND_FEE}) = 'object' THEN 2 ELSE 1 END AS steps,
+            jsonb_typeof({_LATE_FEES}) = 'object' AS has_late_fees
         FROM plans AS p
         JOIN product_versions AS v ON v.product_id = p.product_id AND v.version = p.product_version
         WHERE p.id = ANY($1::uuid[])
@@ -87,10 +89,10 @@ _LATE_CANDIDATES = """
       AND i.principal + i.interest + i.fee > i.paid_principal + i.paid_interest + i.paid_fee
       AND f.n < b.steps
     ORDER BY b.id, i.due_date
-    """
+    """  # noqa: S608 (constant SQL)
 
 _POLICIES = """
-    SELECT v.product_id, v.version, v.definition -> 'late_fees'
+    SELECT v.product_id, v.version, v.definition::text
     FROM product_versions AS v
     JOIN unnest($1::uuid[], $2::int[]) AS k(product_id, version)
       ON k.product_id = v.product_id AND k.version = v.version
@@ -164,28 +166,6 @@ class SweepReport:
         )
 
 
-def policy_from_product(raw: dict[str, Any]) -> LateFeePolicy:
-    """The engine's policy from a product's stored `late_fees` document."""
-
-    def percent(value: Any) -> Decimal | None:
-        return None if value is None else Decimal(str(value))
-
-    first, second = raw["first_fee"], raw.get("second_fee") or {}
-    cap = raw.get("cap_per_plan") or {}
-    return LateFeePolicy(
-        grace_days=raw.get("grace_days", 0),
-        first_amount=first.get("amount"),
-        first_percent=percent(first.get("percent")),
-        second_after_days=second.get("after_days"),
-        second_amount=second.get("amount"),
-        second_percent=percent(second.get("percent")),
-        cap_per_installment=raw.get("cap_per_installment"),
-        cap_per_plan_percent=percent(cap.get("percent")),
-        cap_per_plan_amount=cap.get("amount"),
-        cap_per_customer_12_months=raw.get("cap_per_customer_12_months"),
-    )
-
-
 def step_date(policy: LateFeePolicy, due_date: date, step: int) -> date:
     """The first day a step is reached: the day it is assessed for, whenever the sweep runs."""
     days = policy.grace_days + 1 + (policy.second_after_days or 0 if step == 2 else 0)
@@ -203,10 +183,11 @@ async def assess_late_fees(
         return fees
     versions = sorted({(r["product_id"], r["product_version"]) for r in rows})
     products, numbers = [p for p, _ in versions], [v for _, v in versions]
-    policies = {
-        (product_id, version): policy_from_product(raw)
-        for product_id, version, raw in await conn.fetch(_POLICIES, products, numbers)
-    }
+    policies: dict[tuple[uuid.UUID, int], LateFeePolicy] = {}
+    for product_id, version, raw in await conn.fetch(_POLICIES, products, numbers):
+        policy = definition_of(product_id, version, raw).late_fee_policy()
+        assert policy is not None  # only products with late fees have candidates
+        policies[product_id, version] = policy
     on_customer: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
     # Only a cap per customer needs their 12 months of late fees.
     if any(p.cap_per_customer_12_months is not None for p in policies.values()):

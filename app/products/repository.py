@@ -15,6 +15,29 @@ from app.models import Product, ProductVersion
 from app.products.schemas import ProductDefinition
 
 
+def definition_sql(column: str, *path: str, text: bool = True) -> str:
+    """SQL reading a field of the product document stored in `column` (`->` down `path`, `->>`
+    for the last one unless `text` is False). The path must name fields of ProductDefinition:
+    checked at import, so renaming a field of the public schema cannot silently change what the
+    statements that read the stored document see."""
+    model: Any = ProductDefinition
+    for name in path:
+        field = model.model_fields.get(name) if model is not None else None
+        if field is None:
+            raise LookupError(f"ProductDefinition has no field {'.'.join(path)}")
+        model = next(
+            (
+                a
+                for a in getattr(field.annotation, "__args__", (field.annotation,))
+                if hasattr(a, "model_fields")
+            ),
+            None,
+        )
+    *down, last = path
+    steps = "".join(f" -> '{name}'" for name in down)
+    return f"({column}{steps} {'->>' if text else '->'} '{last}')"
+
+
 @dataclass(frozen=True, slots=True)
 class VersionedProduct:
     id: uuid.UUID
