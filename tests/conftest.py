@@ -7,26 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import clock, migrate
 from app.config import Environment, Settings, to_asyncpg_url
 from app.db import create_engine
 from app.main import create_app
-from app.merchants.service import create_merchant
 from app.pg_embedded import embedded_postgres
+from tests.factories import Tenant, client_for, create_tenant, recreate_database
 
 TEST_DATABASE = "bnpl_test"
 
@@ -38,22 +35,6 @@ def _server_url() -> Iterator[str]:
     data_dir = Path(os.environ.get("BNPL_DATA_DIR", ".bnpl-data")) / "test"
     with embedded_postgres(data_dir, "postgres", fast=True) as url:
         yield url
-
-
-async def _recreate(url: str, name: str) -> None:
-    u = make_url(url)
-    conn = await asyncpg.connect(
-        host=u.query.get("host") or u.host,
-        port=int(u.query.get("port") or u.port or 5432),
-        user=u.username,
-        password=u.password,
-        database=u.database,
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +55,7 @@ def server_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> str:
-    asyncio.run(_recreate(server_url, TEST_DATABASE))
+    asyncio.run(recreate_database(server_url, TEST_DATABASE))
     return make_url(server_url).set(database=TEST_DATABASE).render_as_string(hide_password=False)
 
 
@@ -96,32 +77,8 @@ async def app(engine: AsyncEngine, database_url: str, settings: Settings) -> Asy
 @pytest.fixture(scope="session")
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """No credentials: for what needs none, and for checking that the rest refuses it."""
-    async with _client(app) as client:
+    async with client_for(app) as client:
         yield client
-
-
-@dataclass
-class Tenant:
-    id: uuid.UUID
-    api_key: str
-    webhook_secret: str
-    client: httpx.AsyncClient
-
-
-def _client(app: FastAPI, api_key: str | None = None) -> httpx.AsyncClient:
-    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-    transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
-
-
-async def create_tenant(app: FastAPI, name: str = "Test shop") -> Tenant:
-    """A fresh merchant: each test works in its own tenant, so tests never see each other."""
-    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
-    async with factory() as session, session.begin():
-        creds = await create_merchant(session, name, app.state.settings.server_key())
-    return Tenant(
-        creds.merchant_id, creds.api_key, creds.webhook_secret, _client(app, creds.api_key)
-    )
 
 
 @pytest.fixture

@@ -1,19 +1,33 @@
-"""Small create_* helpers over the public API: tests build what they need, nothing more; and a
-wait for requests a test holds back on a lock."""
+"""The tests' helpers: a fresh merchant per test (`create_tenant`), small create_* helpers over the
+public API (tests build what they need, nothing more), payments and signed provider events, a
+sweep of chosen plans, a wait for requests a test holds back on a lock, and `bnpl` run as a user
+runs it."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from app import clock
+from app.db import connect
+from app.delinquency.sweep import SweepReport, sweep_batch
+from app.merchants.service import create_merchant
+from app.signing import sign
 
 PAY_IN_4_PRODUCT: dict[str, Any] = {
     "name": "Pay in 4",
@@ -132,3 +146,105 @@ def run_bnpl(
         timeout=timeout,
         check=False,
     )
+
+
+async def recreate_database(url: str, name: str) -> None:
+    u = make_url(url)
+    conn = await asyncpg.connect(
+        host=u.query.get("host") or u.host,
+        port=int(u.query.get("port") or u.port or 5432),
+        user=u.username,
+        password=u.password,
+        database=u.database,
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Tenant:
+    id: uuid.UUID
+    api_key: str
+    webhook_secret: str
+    client: httpx.AsyncClient
+
+
+def client_for(app: FastAPI, api_key: str | None = None) -> httpx.AsyncClient:
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+
+async def create_tenant(app: FastAPI, name: str = "Test shop") -> Tenant:
+    """A fresh merchant: each test works in its own tenant, so tests never see each other."""
+    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    async with factory() as session, session.begin():
+        creds = await create_merchant(session, name, app.state.settings.server_key())
+    return Tenant(
+        creds.merchant_id, creds.api_key, creds.webhook_secret, client_for(app, creds.api_key)
+    )
+
+
+async def pay(
+    tenant: Tenant, plan_id: str, amount: int, payment_id: str | None = None
+) -> httpx.Response:
+    return await tenant.client.post(
+        f"/v1/plans/{plan_id}/payments",
+        json={
+            "payment_id": payment_id or f"pay_{uuid.uuid4().hex[:10]}",
+            "amount": amount,
+            "currency": "USD",
+            "paid_at": "2026-11-23T12:00:00Z",
+        },
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+
+
+def event_body(
+    type_: str, plan_id: str, payment_id: str, amount: int, event_id: str | None = None, **data: Any
+) -> bytes:
+    return json.dumps(
+        {
+            "id": event_id or f"evt_{uuid.uuid4().hex[:10]}",
+            "type": type_,
+            "occurred_at": "2026-11-23T12:00:00Z",
+            "data": {
+                "payment_id": payment_id,
+                "plan_id": plan_id,
+                "amount": amount,
+                "currency": "USD",
+                **data,
+            },
+        }
+    ).encode()
+
+
+def signed_headers(
+    secret: str, body: bytes, *, msg_id: str = "msg_1", timestamp: int | None = None
+) -> dict[str, str]:
+    ts = int(clock.now().timestamp()) if timestamp is None else timestamp
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(secret, msg_id, ts, body),
+    }
+
+
+async def deliver(tenant: Tenant, body: bytes, **kwargs: Any) -> httpx.Response:
+    return await tenant.client.post(
+        f"/v1/webhooks/payment-events/{tenant.id}",
+        content=body,
+        headers=signed_headers(tenant.webhook_secret, body, **kwargs),
+    )
+
+
+async def sweep_plans(app: FastAPI, plan_ids: list[str], as_of: date) -> SweepReport:
+    """Sweep just these plans (the full sweep would also move other tests' plans)."""
+    ids = [uuid.UUID(p) for p in plan_ids]
+    async with connect(app.state.engine) as conn:
+        await conn.execute("SELECT FROM plans WHERE id = ANY($1::uuid[]) FOR UPDATE", ids)
+        return await sweep_batch(conn, ids, as_of)

@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.conftest import _client
-from tests.factories import run_bnpl
+from tests.factories import client_for, run_bnpl
 
 
 async def _quote(app: FastAPI, api_key: str) -> httpx.Response:
@@ -23,7 +22,7 @@ async def _quote(app: FastAPI, api_key: str) -> httpx.Response:
         "installments": 4,
         "frequency": "weekly",
     }
-    async with _client(app, api_key) as client:
+    async with client_for(app, api_key) as client:
         return await client.post("/v1/quotes", json=body)
 
 

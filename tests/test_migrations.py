@@ -14,14 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app import migrate
 from app.models import Base
-from tests.conftest import _recreate
+from tests.factories import recreate_database
 
 SCRATCH = "bnpl_migrations_test"
 
 
 @pytest.fixture
 async def empty_database(server_url: str) -> AsyncIterator[AsyncEngine]:
-    await _recreate(server_url, SCRATCH)
+    await recreate_database(server_url, SCRATCH)
     engine = create_async_engine(make_url(server_url).set(database=SCRATCH))
     yield engine
     await engine.dispose()

@@ -10,9 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app import clock
-from tests.conftest import Tenant
-from tests.factories import create_plan, create_product
-from tests.servicing.helpers import sweep_plans
+from tests.factories import Tenant, create_plan, create_product, sweep_plans
 
 NO_DEPOSIT = {"min_percent": "0", "max_percent": "50"}
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Tenant
-from tests.factories import create_plan, create_product, plan_body
+from tests.factories import Tenant, create_plan, create_product, plan_body
 
 SIGNER = {"signer_name": "Mallory", "ip_address": "198.51.100.1", "user_agent": "curl"}
 PAYMENT = {"payment_id": "p1", "amount": 100, "currency": "USD", "paid_at": "2026-11-23T12:00:00Z"}

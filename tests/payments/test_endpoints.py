@@ -10,9 +10,7 @@ from fastapi import FastAPI
 from app import clock
 from app.db import connect
 from app.delinquency.service import refresh
-from tests.conftest import Tenant
-from tests.factories import create_plan, create_product
-from tests.servicing.helpers import pay
+from tests.factories import Tenant, create_plan, create_product, pay
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import Tenant
 from tests.factories import (
+    Tenant,
     create_plan,
     create_product,
     plan_body,

@@ -12,9 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import clock
 from app.db import connect
 from app.delinquency.sweep import sweep_batch
-from tests.conftest import Tenant
-from tests.factories import create_plan, create_product, wait_until_waiting
-from tests.servicing.helpers import pay, sweep_plans
+from tests.factories import (
+    Tenant,
+    create_plan,
+    create_product,
+    pay,
+    sweep_plans,
+    wait_until_waiting,
+)
 
 LATE_FEES = {
     "grace_days": 3,

@@ -10,9 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import clock
 from app.signing import sign
-from tests.conftest import Tenant
-from tests.factories import create_plan, create_product
-from tests.servicing.helpers import deliver, event_body, signed_headers
+from tests.factories import Tenant, create_plan, create_product, deliver, event_body, signed_headers
 
 
 @pytest.fixture

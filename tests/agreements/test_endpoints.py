@@ -5,8 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Tenant
-from tests.factories import create_plan, create_product
+from tests.factories import Tenant, create_plan, create_product
 
 SIGNER = {
     "signer_name": "Jane Q. Customer",

@@ -4,8 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Tenant
-from tests.factories import PAY_IN_4_PRODUCT, create_plan, create_product
+from tests.factories import PAY_IN_4_PRODUCT, Tenant, create_plan, create_product
 
 
 async def test_create_and_get(tenant: Tenant) -> None:

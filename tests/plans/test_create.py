@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.eligibility.repository import customer_lock
 from app.plans import repository
-from tests.conftest import Tenant
 from tests.factories import (
+    Tenant,
     create_plan,
     create_product,
     plan_body,

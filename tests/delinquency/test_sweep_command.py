@@ -16,8 +16,7 @@ from app.db import connect
 from app.delinquency.sweep import _LEFT, concurrency_for, sweep
 from app.models import IdempotencyKey
 from app.worker import one_pass
-from tests.conftest import Tenant
-from tests.factories import create_plan, create_product, run_bnpl
+from tests.factories import Tenant, create_plan, create_product, run_bnpl
 
 
 async def test_full_sweep_reaches_every_open_plan_and_is_idempotent(

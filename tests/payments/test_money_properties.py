@@ -13,9 +13,15 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import Tenant, create_tenant
-from tests.factories import create_plan, create_product
-from tests.servicing.helpers import deliver, event_body, sweep_plans
+from tests.factories import (
+    Tenant,
+    create_plan,
+    create_product,
+    create_tenant,
+    deliver,
+    event_body,
+    sweep_plans,
+)
 
 operations = st.lists(
     st.one_of(

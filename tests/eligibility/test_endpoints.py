@@ -9,8 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.eligibility.repository import customer_lock
-from tests.conftest import Tenant
-from tests.factories import create_plan, create_product, plan_body, wait_until_waiting
+from tests.factories import Tenant, create_plan, create_product, plan_body, wait_until_waiting
 
 
 def _request(product: dict[str, Any], customer: str, **changes: Any) -> dict[str, Any]:

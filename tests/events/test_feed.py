@@ -6,9 +6,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import Tenant
-from tests.factories import create_plan, create_product
-from tests.servicing.helpers import pay
+from tests.factories import Tenant, create_plan, create_product, pay
 
 
 async def _read_all(tenant: Tenant, **params: Any) -> tuple[list[dict[str, Any]], str | None]:

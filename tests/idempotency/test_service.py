@@ -19,7 +19,7 @@ from app.idempotency.service import (
     idempotent,
     idempotent_request,
 )
-from tests.conftest import Tenant
+from tests.factories import Tenant
 
 # A row only for the merchant $1 asks about: the read sees the tenant the claim is made for.
 _MERCHANT = ClaimRead("SELECT id, name FROM merchants WHERE id = $1 AND name = $2", ("Shop A",))

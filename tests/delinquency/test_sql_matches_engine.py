@@ -17,8 +17,7 @@ from app.db import connect
 from app.delinquency.service import refresh
 from app.engine.delinquency import assess
 from app.engine.installments import installment_status
-from tests.conftest import Tenant
-from tests.factories import create_plan, create_product
+from tests.factories import Tenant, create_plan, create_product
 
 TOLERANCE = 50
 GRACE = 5
