@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.db import driver
 from app.eligibility.schemas import EligibilityRequest, EligibilityResult, Reason
+from app.engine import status
 from app.errors import Problem, not_found
 from app.idempotency import Read
 from app.products import offers
@@ -19,9 +20,10 @@ from app.products.schemas import EligibilityRules, ProductDefinition
 from app.products.service import CURRENT_SQL, VersionedProduct, current_found
 from app.quotes import service as quotes
 
-OPEN_STATUSES = ("pending", "active")
-BAD_STANDING_STATES = ("delinquent", "default")
-BAD_STANDING_STATUSES = ("defaulted", "charged_off")
+# The engine's classification (app.engine.status), as the SQL's array parameters.
+OPEN_STATUSES = tuple(status.values(status.COUNTED_OPEN))
+BAD_STANDING_STATES = tuple(status.values(status.BAD_STANDING_STATES))
+BAD_STANDING_STATUSES = tuple(status.values(status.BAD_STANDING_STATUSES))
 
 
 @dataclass(frozen=True, slots=True)

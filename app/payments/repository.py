@@ -215,7 +215,8 @@ WITH changed AS (
     UPDATE plans SET status = $3, updated_at = now() WHERE id = $1 AND merchant_id = $2
 )
 INSERT INTO events (merchant_id, plan_id, type, data)
-SELECT $2, $1, e.type, '{}'::jsonb FROM unnest($4::text[]) WITH ORDINALITY AS e(type, n)
+SELECT $2, $1, e.type, e.data::jsonb
+FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS e(type, data, n)
 ORDER BY e.n
 """
 _EVENTS = """
@@ -364,9 +365,9 @@ async def reverse(
 
 
 async def set_status(
-    conn: asyncpg.Connection, plan: LockedPlan, status: str, events: Sequence[str]
+    conn: asyncpg.Connection, plan: LockedPlan, status: str, events: Sequence[NewEvent]
 ) -> None:
-    await conn.execute(_SET_STATUS, plan.id, plan.merchant_id, status, list(events))
+    await conn.execute(_SET_STATUS, plan.id, plan.merchant_id, status, *events_columns(events))
 
 
 async def record_events(

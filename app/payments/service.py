@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.db import driver
-from app.delinquency.service import refresh_plan
+from app.delinquency.service import Standing, refresh_plan
 from app.engine.allocation import OpenLine, allocate
 from app.engine.delinquency import DelinquencyState
 from app.engine.installments import installment_status
+from app.engine.status import PlanStatus, event_data, next_status
 from app.errors import Problem, field_problem, validation_problem
 from app.events.service import NewEvent
 from app.models import uuid7
@@ -25,8 +26,7 @@ from app.pagination import PageParams, next_cursor, uuid_cursor
 from app.payments import repository
 from app.payments.repository import Line, LockedPlan, Movement, StoredPayment
 from app.payments.schemas import AllocationOut, PaymentList, PaymentOut, PaymentStatus
-from app.plans.schemas import PlanStatus
-from app.plans.service import get_plan_row, ready_to_activate
+from app.plans.service import get_plan_row
 
 CREDIT = "credit"
 
@@ -95,30 +95,25 @@ def _nothing_to_refresh(plan: LockedPlan, lines: Sequence[Line], today: date) ->
 async def _settle(
     conn: asyncpg.Connection, plan: LockedPlan, lines: Sequence[Line], accepted: bool
 ) -> None:
-    """After money moved: statuses and delinquency as of today, then the plan's own status."""
+    """After money moved: statuses and delinquency as of today (with the status they move),
+    then the plan's own status from the engine (app.engine.status.next_status)."""
     today = clock.today()
-    status = plan.status
-    if not _nothing_to_refresh(plan, lines, today):
-        status = await refresh_plan(conn, plan.id, today) or plan.status
-    events: list[str] = []
-    deposit_paid = plan.deposit_amount == 0 or any(
-        line.sequence == 0 and line.paid >= line.amount for line in lines
+    standing = Standing(
+        PlanStatus(plan.status), DelinquencyState(plan.delinquency_state), plan.days_past_due
     )
-    if status == PlanStatus.PENDING and ready_to_activate(
+    if not _nothing_to_refresh(plan, lines, today):
+        standing = await refresh_plan(conn, plan.id, today)
+    status, steps = next_status(
+        standing.status,
         requires_agreement=plan.requires_agreement,
         accepted=accepted,
-        deposit_paid=deposit_paid,
-    ):
-        status = PlanStatus.ACTIVE
-        events.append("plan.activated")
-    everything_paid = all(line.owed <= 0 for line in lines)
-    if everything_paid and status in (PlanStatus.PENDING, PlanStatus.ACTIVE, PlanStatus.DEFAULTED):
-        status = PlanStatus.PAID_OFF
-        events.append("plan.paid_off")
-    elif not everything_paid and status == PlanStatus.PAID_OFF:
-        status = PlanStatus.ACTIVE
-        events.append("plan.reopened")
-    if events:
+        deposit_paid=plan.deposit_amount == 0
+        or any(line.sequence == 0 and line.paid >= line.amount for line in lines),
+        everything_paid=all(line.owed <= 0 for line in lines),
+        delinquency=standing.state,
+    )
+    if steps:
+        events = [(step.value, event_data(step, standing.days_past_due)) for step in steps]
         await repository.set_status(conn, plan, status, events)
 
 

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, StringConstraints
 
 from app.engine import Frequency
+
+# The statuses are the engine's (app.engine.status), re-exported for the wire models here.
+from app.engine.installments import InstallmentStatus as InstallmentStatus
+from app.engine.status import PlanStatus as PlanStatus
 from app.fields import CalendarDate, CurrencyCode, MinorUnits
 from app.quotes.schemas import AmountOrPercent, Disclosure, Terms
 
@@ -27,23 +30,6 @@ Metadata = Annotated[
 
 
 _SHA256_EXAMPLE = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-
-
-class PlanStatus(StrEnum):
-    PENDING = "pending"
-    ACTIVE = "active"
-    PAID_OFF = "paid_off"
-    DEFAULTED = "defaulted"
-    CHARGED_OFF = "charged_off"
-    CANCELLED = "cancelled"
-
-
-class InstallmentStatus(StrEnum):
-    SCHEDULED = "scheduled"
-    DUE = "due"
-    PARTIALLY_PAID = "partially_paid"
-    PAID = "paid"
-    OVERDUE = "overdue"
 
 
 class PlanCreate(BaseModel):

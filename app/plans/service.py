@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from fastapi import Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -24,7 +24,9 @@ from app.eligibility.service import (
     reasons_against,
 )
 from app.engine import Schedule
-from app.engine.delinquency import bucket
+from app.engine.delinquency import DelinquencyState, bucket
+from app.engine.installments import InstallmentStatus
+from app.engine.status import PlanEvent, PlanStatus, event_data, next_status
 from app.errors import Problem, field_problem, not_found, validation_problem
 from app.events import service as events
 from app.events.schemas import EventList
@@ -37,12 +39,10 @@ from app.plans.schemas import (
     AgreementStatus,
     Delinquency,
     InstallmentOut,
-    InstallmentStatus,
     PlanCreate,
     PlanFilters,
     PlanList,
     PlanOut,
-    PlanStatus,
 )
 from app.products import offers
 from app.products import service as products
@@ -354,31 +354,28 @@ async def plan_events(
     return await events.feed(session, merchant_id, page, plan_id=plan_id)
 
 
-def ready_to_activate(*, requires_agreement: bool, accepted: bool, deposit_paid: bool) -> bool:
-    """A pending plan becomes active once its deposit is paid and, when asked, its agreement
-    accepted."""
-    return deposit_paid and (accepted or not requires_agreement)
-
-
 async def activate_if_ready(session: AsyncSession, plan: Plan) -> bool:
-    """pending -> active when `ready_to_activate`, after the agreement was accepted.
+    """pending -> active when the engine says so (app.engine.status.next_status), after the
+    agreement was accepted; and on to defaulted when the plan is already in default.
 
     The caller holds the plan's row lock.
     """
     if plan.status != PlanStatus.PENDING:
         return False
-    deposit_paid = True
-    if plan.deposit_amount > 0:
-        deposit_paid = (
-            await session.execute(
-                select(Installment.amount_paid >= Installment.amount).where(
-                    Installment.merchant_id == plan.merchant_id,
-                    Installment.plan_id == plan.id,
-                    Installment.schedule_version == plan.schedule_version,
-                    Installment.sequence == 0,
-                )
+    deposit = (Installment.sequence == 0) & (Installment.amount_paid >= Installment.amount)
+    paid_in_full = Installment.amount_paid >= Installment.amount + Installment.late_fee
+    deposit_paid, everything_paid = (
+        await session.execute(
+            select(
+                func.coalesce(func.bool_or(deposit), False),
+                func.coalesce(func.bool_and(paid_in_full), False),
+            ).where(
+                Installment.merchant_id == plan.merchant_id,
+                Installment.plan_id == plan.id,
+                Installment.schedule_version == plan.schedule_version,
             )
-        ).scalar_one()
+        )
+    ).one()
     accepted = (
         await session.execute(
             select(Acceptance.id).where(
@@ -386,11 +383,19 @@ async def activate_if_ready(session: AsyncSession, plan: Plan) -> bool:
             )
         )
     ).first() is not None
-    if not ready_to_activate(
-        requires_agreement=plan.requires_agreement, accepted=accepted, deposit_paid=deposit_paid
-    ):
+    status, steps = next_status(
+        PlanStatus(plan.status),
+        requires_agreement=plan.requires_agreement,
+        accepted=accepted,
+        deposit_paid=plan.deposit_amount == 0 or deposit_paid,
+        everything_paid=everything_paid,
+        delinquency=DelinquencyState(plan.delinquency_state),
+    )
+    if not steps:
         return False
-    plan.status = PlanStatus.ACTIVE.value
+    plan.status = status.value
     plan.updated_at = clock.now()
-    events.record(session, plan.merchant_id, "plan.activated", {}, plan_id=plan.id)
-    return True
+    for step in steps:
+        data = event_data(step, plan.days_past_due)
+        events.record(session, plan.merchant_id, step.value, dict(data), plan_id=plan.id)
+    return PlanEvent.ACTIVATED in steps
