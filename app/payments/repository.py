@@ -77,11 +77,13 @@ class StoredPayment:
 @dataclass(frozen=True, slots=True)
 class Movement:
     """One allocation row: money onto (or, negative, off) an installment's component, or the
-    plan's credit when `installment_id` is None."""
+    plan's credit when `installment_id` is None; under `payment`, the payment whose money it
+    is, when not the statement's own (credit held, spent on what is owed)."""
 
     installment_id: uuid.UUID | None
     component: str
     amount: int
+    payment: uuid.UUID | None = None
 
 
 # The columns of LockedPlan, in its order, for every statement that locks a plan for money.
@@ -146,8 +148,9 @@ _ALLOCATED = """
 """
 # What moving money writes besides its payment row: the installments' paid amounts and the
 # statuses those make (so the refresh that follows has nothing to rewrite there), the
-# allocation rows, the plan's credit and the events, all only if `payment` (the CTE each
-# statement starts with) returned its row. $1 merchant, $2 plan; $3.. as in `_movement_args`.
+# allocation rows (each under the statement's payment unless it names another: $12), the
+# plan's credit and the events, all only if `payment` (the CTE each statement starts with)
+# returned its row. $1 merchant, $2 plan; $3.. as in `_movement_args`.
 _MOVE = "".join(
     (
         """
@@ -165,18 +168,18 @@ _MOVE = "".join(
     WHERE i.id = d.id AND i.plan_id = $2 AND i.merchant_id = $1 AND EXISTS (SELECT FROM payment)
 ), allocated AS (
     INSERT INTO allocations (merchant_id, plan_id, payment_id, installment_id, component, amount)
-    SELECT $1, $2, p.id, a.installment_id, a.component, a.amount
+    SELECT $1, $2, coalesce(a.payment_id, p.id), a.installment_id, a.component, a.amount
     FROM payment AS p,
-        unnest($9::uuid[], $10::text[], $11::bigint[]) WITH ORDINALITY
-            AS a(installment_id, component, amount, n)
+        unnest($9::uuid[], $10::text[], $11::bigint[], $12::uuid[]) WITH ORDINALITY
+            AS a(installment_id, component, amount, payment_id, n)
     ORDER BY a.n
 ), credited AS (
-    UPDATE plans SET credit_balance = credit_balance + $12
-    WHERE id = $2 AND merchant_id = $1 AND $12 <> 0 AND EXISTS (SELECT FROM payment)
+    UPDATE plans SET credit_balance = credit_balance + $13
+    WHERE id = $2 AND merchant_id = $1 AND $13 <> 0 AND EXISTS (SELECT FROM payment)
 ), recorded AS (
     INSERT INTO events (merchant_id, plan_id, type, data)
     SELECT $1, $2, e.type, e.data::jsonb
-    FROM unnest($13::text[], $14::text[]) WITH ORDINALITY AS e(type, data, n)
+    FROM unnest($14::text[], $15::text[]) WITH ORDINALITY AS e(type, data, n)
     WHERE EXISTS (SELECT FROM payment)
     ORDER BY e.n
 )
@@ -192,7 +195,7 @@ _PAY = "".join(
 WITH payment AS (
     INSERT INTO payments
         (id, merchant_id, plan_id, payment_id, status, amount, currency, paid_at, source)
-    VALUES ($15, $1, $2, $16, 'succeeded', $17, $18, $19, $20)
+    VALUES ($16, $1, $2, $17, 'succeeded', $18, $19, $20, $21)
     ON CONFLICT (merchant_id, payment_id) DO NOTHING
     RETURNING *
 """,
@@ -203,8 +206,8 @@ _REVERSE = "".join(
     (
         """
 WITH payment AS (
-    UPDATE payments SET status = 'reversed', reversed_at = $16, reversal_reason = $17
-    WHERE merchant_id = $1 AND id = $15
+    UPDATE payments SET status = 'reversed', reversed_at = $17, reversal_reason = $18
+    WHERE merchant_id = $1 AND id = $16
     RETURNING *
 """,
         _MOVE,
@@ -218,6 +221,14 @@ INSERT INTO events (merchant_id, plan_id, type, data)
 SELECT $2, $1, e.type, e.data::jsonb
 FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS e(type, data, n)
 ORDER BY e.n
+"""
+# The credit each payment of the plan still holds ($3: but this one), oldest payment first.
+_CREDIT_HELD = """
+SELECT p.id, sum(a.amount)::bigint FROM payments AS p
+JOIN allocations AS a ON a.merchant_id = p.merchant_id AND a.payment_id = p.id
+WHERE p.merchant_id = $1 AND p.plan_id = $2 AND p.id <> $3 AND a.installment_id IS NULL
+GROUP BY p.id HAVING sum(a.amount) > 0
+ORDER BY p.id
 """
 _EVENTS = """
 INSERT INTO events (merchant_id, plan_id, type, data)
@@ -313,6 +324,7 @@ def _movement_args(
         [m.installment_id for m in movements],
         [m.component for m in movements],
         [m.amount for m in movements],
+        [m.payment for m in movements],
         credit,
         *events_columns(events),
     ]
@@ -368,6 +380,15 @@ async def set_status(
     conn: asyncpg.Connection, plan: LockedPlan, status: str, events: Sequence[NewEvent]
 ) -> None:
     await conn.execute(_SET_STATUS, plan.id, plan.merchant_id, status, *events_columns(events))
+
+
+async def credit_held(
+    conn: asyncpg.Connection, plan: LockedPlan, but: uuid.UUID
+) -> list[tuple[uuid.UUID, int]]:
+    """The payments of the plan (other than `but`) whose money is still held as credit, and how
+    much of it, oldest payment first."""
+    rows = await conn.fetch(_CREDIT_HELD, plan.merchant_id, plan.id, but)
+    return [(row[0], row[1]) for row in rows]
 
 
 async def record_events(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.db import driver
 from app.delinquency.service import Standing, refresh_plan
-from app.engine.allocation import OpenLine, allocate
+from app.engine.allocation import OpenLine, allocate, allocate_held
 from app.engine.delinquency import DelinquencyState
 from app.engine.installments import installment_status
 from app.engine.status import PlanStatus, event_data, next_status
@@ -261,18 +261,35 @@ async def reverse_payment(
     ]
     lines, accepted = await repository.lines(conn, plan)
     reversed_ = {"payment_id": payment_id, "amount": payment.amount, "reason": reason}
+    events: list[NewEvent] = [("payment.reversed", reversed_)]
     statuses = _apply_to_lines(lines, movements)
+    credit = plan.credit_balance + sum(m.amount for m in movements if m.installment_id is None)
+    if credit > 0 and any(line.owed > 0 for line in lines):
+        spent = await _spend_credit(conn, plan, payment.id, lines)
+        if spent:
+            used = -sum(m.amount for m in spent if m.installment_id is None)
+            statuses |= _apply_to_lines(lines, spent)
+            movements += spent
+            events.append(("plan.credit_applied", {"amount": used, "balance": credit - used}))
     await repository.reverse(
-        conn,
-        plan,
-        payment.id,
-        clock.now(),
-        reason,
-        movements,
-        statuses,
-        [("payment.reversed", reversed_)],
+        conn, plan, payment.id, clock.now(), reason, movements, statuses, events
     )
     await _settle(conn, plan, lines, accepted)
+
+
+async def _spend_credit(
+    conn: asyncpg.Connection, plan: LockedPlan, reversed_: uuid.UUID, lines: Sequence[Line]
+) -> list[Movement]:
+    """The credit the plan holds paying what is owed again (oldest first), before anything can
+    be counted late: each part under the payment whose money it is (off its credit, onto the
+    lines), so that reversing that payment later takes back exactly what its money paid."""
+    held = await repository.credit_held(conn, plan, reversed_)
+    spent: list[Movement] = []
+    for source, portions in allocate_held([_open_line(line) for line in lines], held):
+        total = sum(portion.amount for portion in portions)
+        spent.append(Movement(None, CREDIT, -total, source))
+        spent += (Movement(p.ref, p.component.value, p.amount, source) for p in portions)
+    return spent
 
 
 def _allocation_out(m: Movement, sequence: int | None) -> AllocationOut:

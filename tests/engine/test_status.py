@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import uuid
 from functools import partial
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.engine.allocation import Component, OpenLine, Portion, allocate, allocate_held
 from app.engine.delinquency import DelinquencyState
 from app.engine.status import (
     BAD_STANDING_STATES,
@@ -181,3 +183,54 @@ def test_event_data() -> None:
     assert event_data(PlanEvent.CURED, 0) == {"days_past_due": 0}
     assert event_data(PlanEvent.ACTIVATED, 91) == {}
     assert event_data(PlanEvent.REOPENED, 91) == {}
+
+
+def _line(sequence: int, principal: int, late_fee: int = 0) -> OpenLine:
+    return OpenLine(uuid.uuid4(), sequence, late_fee, 0, 0, principal)
+
+
+def test_held_credit_pays_oldest_first_by_source() -> None:
+    lines = [_line(1, 1000), _line(0, 500, late_fee=100)]
+    a, b = uuid.uuid4(), uuid.uuid4()
+    spent = allocate_held(lines, [(a, 300), (b, 1000), (uuid.uuid4(), 50)])
+    deposit, first = lines[1].ref, lines[0].ref
+    assert spent == [
+        (
+            a,
+            (Portion(deposit, Component.LATE_FEE, 100), Portion(deposit, Component.PRINCIPAL, 200)),
+        ),
+        (b, (Portion(deposit, Component.PRINCIPAL, 300), Portion(first, Component.PRINCIPAL, 700))),
+        (spent[2][0], (Portion(first, Component.PRINCIPAL, 50),)),
+    ]
+
+
+def test_held_credit_beyond_what_is_owed_stays() -> None:
+    lines = [_line(0, 500)]
+    a, b = uuid.uuid4(), uuid.uuid4()
+    assert allocate_held(lines, [(a, 400), (b, 400)]) == [
+        (a, (Portion(lines[0].ref, Component.PRINCIPAL, 400),)),
+        (b, (Portion(lines[0].ref, Component.PRINCIPAL, 100),)),
+    ]
+    assert allocate_held(lines, []) == []
+
+
+@given(
+    owed=st.lists(st.integers(0, 5000), min_size=1, max_size=5),
+    held=st.lists(st.integers(1, 5000), min_size=1, max_size=4),
+)
+def test_held_credit_is_allocate_split_by_source(owed: list[int], held: list[int]) -> None:
+    lines = [_line(n, amount) for n, amount in enumerate(owed)]
+    sources = [(uuid.uuid4(), amount) for amount in held]
+    spent = allocate_held(lines, sources)
+    by_source = {source: sum(p.amount for p in portions) for source, portions in spent}
+    for source, amount in sources:
+        assert by_source.get(source, 0) <= amount
+    total = sum(by_source.values())
+    assert total == min(sum(owed), sum(held))
+    if total:
+        paid: dict[tuple[uuid.UUID, Component], int] = {}
+        for _, portions in spent:
+            for p in portions:
+                paid[(p.ref, p.component)] = paid.get((p.ref, p.component), 0) + p.amount
+        whole = allocate(lines, sum(held)).portions
+        assert paid == {(p.ref, p.component): p.amount for p in whole}
