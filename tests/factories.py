@@ -242,6 +242,16 @@ async def deliver(tenant: Tenant, body: bytes, **kwargs: Any) -> httpx.Response:
     )
 
 
+async def pay_by_webhook(tenant: Tenant, plan_id: str, payment_id: str, amount: int) -> None:
+    body = event_body("payment.succeeded", plan_id, payment_id, amount)
+    assert (await deliver(tenant, body)).status_code == 200
+
+
+async def reverse_by_webhook(tenant: Tenant, plan_id: str, payment_id: str, amount: int) -> None:
+    body = event_body("payment.reversed", plan_id, payment_id, amount)
+    assert (await deliver(tenant, body)).status_code == 200
+
+
 async def sweep_plans(app: FastAPI, plan_ids: list[str], as_of: date) -> SweepReport:
     """Sweep just these plans (the full sweep would also move other tests' plans)."""
     ids = [uuid.UUID(p) for p in plan_ids]

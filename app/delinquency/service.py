@@ -1,8 +1,9 @@
 """Bringing plans to a date: installment statuses and delinquency, set-based.
 
 The same statement serves one plan right after a payment and thousands in a sweep batch, so the
-two can never disagree. It mirrors the engine's rules (app.engine.installments and
-app.engine.delinquency); tests/servicing/test_sql_matches_engine.py checks that they agree.
+two can never disagree. It mirrors the engine's rules (app.engine.installments, the thresholds
+of app.engine.delinquency, app.engine.status.delinquency_status) and takes the engine's sets as
+parameters; tests/servicing/test_sql_matches_engine.py checks that they agree.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from datetime import date
 
 import asyncpg
 
+from app.engine.delinquency import DelinquencyState
+from app.engine.status import DEFAULT_STATES, PlanStatus, values
+
 # One statement brings a batch of plans to $2, so their installments are read once. Its cost
 # follows the batch, not the book: the installments come from one scan of their plan_id index
 # for the whole array of plan ids $1 (a join from the plans would descend it once per plan;
@@ -21,11 +25,16 @@ import asyncpg
 # - `fee`: the sweep's new late-fee steps ($3 installment, $4 step, $5 amount, $6 the day the
 #   step was reached), recorded with their events; `owing` is every installment with what it
 #   owes once those are added, in the same row write as its status.
-# - The delinquency follows from `owing`; with $7 (the sweep) the plans are also marked swept
+# - The delinquency follows from `owing` (its state and `since` by the engine's thresholds,
+#   app.engine.delinquency.first_day); with $7 (the sweep) the plans are also marked swept
 #   through $2 in the same row write, and each installment still owing gets the latest rung of
 #   its reminder ladder it reached, once (width_bucket: how many rungs of the sorted ladder are
 #   at most its days from due).
+# - The plan's status follows its delinquency (app.engine.status.delinquency_status, whatever
+#   it was before: a plan left active in default by an older write is repaired too): $9 active
+#   -> $10 defaulted when the state is one of $8, back when it is not.
 # - The events go in one insert, in the order they happened: late fees, delinquency, reminders.
+# - Out of a sweep, it also returns each plan's status, state and days past due afterwards.
 _REFRESH = """
     WITH batch AS MATERIALIZED (
         SELECT p.id, p.merchant_id, p.customer_id, p.status AS old_status,
@@ -110,7 +119,12 @@ _REFRESH = """
             END AS state
         FROM assessed AS a
     ), next AS (
-        SELECT s.*, (s.old_days, s.old_state) IS DISTINCT FROM (s.days, s.state) AS moved
+        SELECT s.*, (s.old_days, s.old_state) IS DISTINCT FROM (s.days, s.state) AS moved,
+            CASE
+                WHEN s.old_status = $9::text AND s.state = ANY($8::text[]) THEN $10::text
+                WHEN s.old_status = $10::text AND s.state <> ALL($8::text[]) THEN $9::text
+                ELSE s.old_status
+            END AS status
         FROM staged AS s
     ), changed AS (
         UPDATE plans AS p SET
@@ -123,16 +137,14 @@ _REFRESH = """
                 WHEN n.state = 'default' THEN n.oldest_due + n.default_after
                 ELSE $2::date
             END,
-            status = CASE
-                WHEN NOT n.moved THEN p.status
-                WHEN n.state = 'default' AND p.status = 'active' THEN 'defaulted'
-                WHEN n.state <> 'default' AND p.status = 'defaulted' THEN 'active'
-                ELSE p.status
+            status = n.status,
+            updated_at = CASE
+                WHEN n.moved OR n.status <> n.old_status THEN now() ELSE p.updated_at
             END,
-            updated_at = CASE WHEN n.moved THEN now() ELSE p.updated_at END,
             swept_through = CASE WHEN $7::boolean THEN $2::date ELSE p.swept_through END
         FROM next AS n
-        WHERE p.id = n.id AND p.id = ANY($1::uuid[]) AND (n.moved OR $7::boolean)
+        WHERE p.id = n.id AND p.id = ANY($1::uuid[])
+          AND (n.moved OR n.status <> n.old_status OR $7::boolean)
         RETURNING p.id, p.merchant_id, p.status, p.delinquency_since,
             n.old_status, n.old_state, n.state, n.days
     ), reached AS (
@@ -163,11 +175,11 @@ _REFRESH = """
             UNION ALL
             SELECT merchant_id, id, 1, 2, 'plan.defaulted', $2::date,
                 jsonb_build_object('days_past_due', days)
-            FROM changed WHERE status = 'defaulted' AND old_status <> 'defaulted'
+            FROM changed WHERE status = $10::text AND old_status <> $10::text
             UNION ALL
             SELECT merchant_id, id, 1, 3, 'plan.cured', $2::date,
                 jsonb_build_object('days_past_due', days)
-            FROM changed WHERE status = 'active' AND old_status = 'defaulted'
+            FROM changed WHERE status = $9::text AND old_status = $10::text
             UNION ALL
             SELECT r.merchant_id, r.plan_id, 2, r.sequence,
                 CASE WHEN s.offset_days < 0 THEN 'installment.upcoming'
@@ -182,8 +194,28 @@ _REFRESH = """
         ORDER BY part, plan_id, ord
         RETURNING type
     )
-    SELECT type, count(*) FROM written GROUP BY type
+    SELECT type, count(*), NULL AS status, NULL AS state, NULL::int AS days
+    FROM written GROUP BY type
+    UNION ALL
+    SELECT NULL, NULL, n.status, n.state, n.days FROM next AS n WHERE NOT $7::boolean
     """
+
+
+# The engine's sets and statuses the statement takes ($8, $9, $10).
+_STATUS_ARGS = (
+    values(DEFAULT_STATES),
+    PlanStatus.ACTIVE.value,
+    PlanStatus.DEFAULTED.value,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A plan's status and delinquency, as a refresh left them."""
+
+    status: PlanStatus
+    state: DelinquencyState
+    days_past_due: int
 
 
 @dataclass
@@ -204,9 +236,9 @@ async def _refresh(
     late_fees: LateFeeSteps | None = None,
     *,
     sweep: bool = False,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], list[Standing]]:
     fees = late_fees or LateFeeSteps()
-    counts = await conn.fetch(
+    rows = await conn.fetch(
         _REFRESH,
         list(plan_ids),
         as_of,
@@ -215,8 +247,15 @@ async def _refresh(
         fees.amount,
         fees.reached_on,
         sweep,
+        *_STATUS_ARGS,
     )
-    return {row["type"]: row["count"] for row in counts}
+    counts = {row[0]: row[1] for row in rows if row[0] is not None}
+    standings = [
+        Standing(PlanStatus(row[2]), DelinquencyState(row[3]), row[4])
+        for row in rows
+        if row[0] is None
+    ]
+    return counts, standings
 
 
 def _delinquency_events(written: Mapping[str, int]) -> int:
@@ -226,18 +265,14 @@ def _delinquency_events(written: Mapping[str, int]) -> int:
 async def refresh(conn: asyncpg.Connection, plan_ids: Sequence[uuid.UUID], as_of: date) -> int:
     """Recompute installment statuses and delinquency of these plans as of a date; returns how
     many delinquency events that wrote. The caller holds the plans' row locks."""
-    return _delinquency_events(await _refresh(conn, plan_ids, as_of))
+    return _delinquency_events((await _refresh(conn, plan_ids, as_of))[0])
 
 
-async def refresh_plan(conn: asyncpg.Connection, plan_id: uuid.UUID, as_of: date) -> str | None:
-    """`refresh` for one plan; its new status when delinquency moved it into or out of
-    `defaulted`, else None. The caller holds the plan's row lock."""
-    moved = await _refresh(conn, [plan_id], as_of)
-    if "plan.defaulted" in moved:
-        return "defaulted"
-    if "plan.cured" in moved:
-        return "active"
-    return None
+async def refresh_plan(conn: asyncpg.Connection, plan_id: uuid.UUID, as_of: date) -> Standing:
+    """`refresh` for one plan; its status and delinquency afterwards. The caller holds the
+    plan's row lock."""
+    _, (standing,) = await _refresh(conn, [plan_id], as_of)
+    return standing
 
 
 async def refresh_swept(
@@ -248,6 +283,6 @@ async def refresh_swept(
     through `as_of` in the same row write as their delinquency, and sends each installment
     still owing the latest rung of its reminder ladder it reached, once. Returns how many
     delinquency events and how many reminders that wrote."""
-    written = await _refresh(conn, plan_ids, as_of, late_fees, sweep=True)
+    written, _ = await _refresh(conn, plan_ids, as_of, late_fees, sweep=True)
     reminders = sum(n for kind, n in written.items() if kind.startswith("installment."))
     return _delinquency_events(written), reminders

@@ -33,6 +33,12 @@ from app.sql import statement
 
 # The open plans not yet brought to :as_of, through the index of the open plans' ids (its
 # predicate, a constant, is in the text so that every plan of the statement can use the index).
+# OPEN_PLANS is written from the engine's set (app.engine.status.OPEN), not passed as an array
+# parameter like the other sets: PostgreSQL proves a partial index usable only from constants,
+# and a generic plan (what a prepared statement may switch to after five runs) cannot see into
+# `status = ANY($n)`. Measured with EXPLAIN ANALYZE on 300,000 plans, 30 % open: the generic
+# plan of the array form walks the primary key and filters the closed plans out (4,948 rows
+# read for a claim of 1,000, 6.8 ms), the text form keeps ix_plans_open_id (1,000 rows, 1.7 ms).
 _TO_SWEEP = f"{OPEN_PLANS} AND (swept_through IS NULL OR swept_through < :as_of::date)"
 
 # `after` walks the plans in id order, so a claim never rereads plans this run already swept.

@@ -9,13 +9,17 @@ from datetime import timedelta
 import asyncpg
 
 from app import clock
+from app.engine import status
 from app.errors import not_found
 from app.idempotency.service import ClaimRead
 from app.products.repository import CURRENT_SQL, VersionedProduct, current_found
 
-OPEN_STATUSES = ("pending", "active")
-BAD_STANDING_STATES = ("delinquent", "default")
-BAD_STANDING_STATUSES = ("defaulted", "charged_off")
+# The engine's classification (app.engine.status), as the SQL's array parameters.
+OPEN_STATUSES = status.values(status.COUNTED_OPEN)
+BAD_STANDING_STATES = status.values(status.BAD_STANDING_STATES)
+BAD_STANDING_STATUSES = status.values(status.BAD_STANDING_STATUSES)
+# A cancelled plan was never made, as far as the customer's new plans are concerned.
+NOT_MADE = [status.PlanStatus.CANCELLED.value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +43,12 @@ def bad_standing_sql(states: str, statuses: str) -> str:
 
 # The product's current version (products.repository.CURRENT_SQL: $1 merchant, $2 product) and
 # the customer's history ($3 customer, then the statuses and the date of `product_and_history_read`)
+# in one statement.
 PRODUCT_AND_HISTORY = f"""
     SELECT product.*, past.* FROM ({CURRENT_SQL}) AS product CROSS JOIN (
         SELECT
             count(*) FILTER (WHERE status = ANY($4::text[])) AS open_plans,
-            count(*) FILTER (WHERE start_date > $5::date AND status <> 'cancelled')
+            count(*) FILTER (WHERE start_date > $5::date AND status <> ALL($8::text[]))
                 AS recent_plans,
             count(*) FILTER (WHERE {bad_standing_sql("$6", "$7")}) AS bad_plans
         FROM plans WHERE merchant_id = $1 AND customer_id = $3
@@ -54,7 +59,7 @@ PRODUCT_AND_HISTORY = f"""
 def product_and_history_read(product_id: uuid.UUID, customer_id: str) -> ClaimRead:
     """PRODUCT_AND_HISTORY, to ride on an idempotency claim (`found_with_history` reads it)."""
     year_ago = clock.today() - timedelta(days=365)
-    args = (list(OPEN_STATUSES), year_ago, list(BAD_STANDING_STATES), list(BAD_STANDING_STATUSES))
+    args = (OPEN_STATUSES, year_ago, BAD_STANDING_STATES, BAD_STANDING_STATUSES, NOT_MADE)
     return ClaimRead(PRODUCT_AND_HISTORY, (product_id, customer_id, *args))
 
 

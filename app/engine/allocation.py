@@ -92,3 +92,30 @@ def _check(lines: Sequence[OpenLine]) -> None:
             raise ValueError(f"installment {line.ref} (sequence {line.sequence}) given twice")
         refs.add(line.ref)
         sequences.add(line.sequence)
+
+
+def allocate_held(
+    lines: Sequence[OpenLine], held: Sequence[tuple[uuid.UUID, int]]
+) -> list[tuple[uuid.UUID, tuple[Portion, ...]]]:
+    """Money already held (a credit, per payment it came from: `held`, spent in this order)
+    paying what is owed, by `allocate`'s order; what each source paid, sources that paid
+    nothing left out. What is not needed stays held."""
+    total = sum(amount for _, amount in held)
+    if total <= 0:
+        return []
+    left_over = list(allocate(lines, total).portions)
+    spent: list[tuple[uuid.UUID, tuple[Portion, ...]]] = []
+    for source, amount in held:
+        taken: list[Portion] = []
+        while amount and left_over:
+            portion = left_over[0]
+            part = min(amount, portion.amount)
+            taken.append(Portion(portion.ref, portion.component, part))
+            amount -= part
+            if part == portion.amount:
+                left_over.pop(0)
+            else:
+                left_over[0] = Portion(portion.ref, portion.component, portion.amount - part)
+        if taken:
+            spent.append((source, tuple(taken)))
+    return spent

@@ -26,14 +26,45 @@ def bucket(days_past_due: int) -> str:
     return "91+"
 
 
+def first_day(state: DelinquencyState, grace_days: int, default_after_days: int) -> int:
+    """The thresholds: the days past due from which a state holds, unless a graver one does
+    (late from the first day, delinquent past the grace days, default at `default_after_days`).
+    The refresh SQL mirrors them in its state and `since` (tests/servicing/
+    test_sql_matches_engine.py keeps the two in step)."""
+    if state == DelinquencyState.CURRENT:
+        return 0
+    if state == DelinquencyState.LATE:
+        return 1
+    if state == DelinquencyState.DELINQUENT:
+        return grace_days + 1
+    return default_after_days
+
+
+# From the gravest state down: the first whose threshold is reached is the state.
+_GRAVEST_FIRST = (DelinquencyState.DEFAULT, DelinquencyState.DELINQUENT, DelinquencyState.LATE)
+
+
 def state(days_past_due: int, grace_days: int, default_after_days: int) -> DelinquencyState:
     if days_past_due <= 0:
         return DelinquencyState.CURRENT
-    if days_past_due >= default_after_days:
-        return DelinquencyState.DEFAULT
-    if days_past_due <= grace_days:
-        return DelinquencyState.LATE
-    return DelinquencyState.DELINQUENT
+    for graver in _GRAVEST_FIRST:
+        if days_past_due >= first_day(graver, grace_days, default_after_days):
+            return graver
+    return DelinquencyState.CURRENT  # unreachable: late holds from the first day
+
+
+def since(
+    state: DelinquencyState,
+    oldest_unpaid_due_date: date | None,
+    as_of: date,
+    grace_days: int,
+    default_after_days: int,
+) -> date:
+    """The day a plan entered `state` (when it just did): its threshold counted from the
+    oldest due date still owing; for `current`, the day it was found paid up (`as_of`)."""
+    if state == DelinquencyState.CURRENT or oldest_unpaid_due_date is None:
+        return as_of
+    return oldest_unpaid_due_date + timedelta(days=first_day(state, grace_days, default_after_days))
 
 
 def days_past_due(oldest_unpaid_due_date: date | None, as_of: date) -> int:
@@ -56,19 +87,6 @@ def assess(
     """State and bucket as of `as_of`; the caller finds the oldest installment above tolerance."""
     days = days_past_due(oldest_unpaid_due_date, as_of)
     return DelinquencyStatus(state(days, grace_days, default_after_days), days, bucket(days))
-
-
-def state_since(
-    state: DelinquencyState, oldest_unpaid_due_date: date, grace_days: int, default_after_days: int
-) -> date:
-    """The first day of `state` (not `current`) for a plan whose oldest unpaid installment fell
-    due on `oldest_unpaid_due_date`: late the day after, delinquent past the grace days, in
-    default at `default_after_days`."""
-    if state is DelinquencyState.LATE:
-        return oldest_unpaid_due_date + timedelta(days=1)
-    if state is DelinquencyState.DELINQUENT:
-        return oldest_unpaid_due_date + timedelta(days=grace_days + 1)
-    return oldest_unpaid_due_date + timedelta(days=default_after_days)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.engine.status import OPEN, values
 from app.models.base import Base, CreatedAt, Money, uuid7
 
-# The statuses of a plan the sweep brings to a date (as SQL, for the index of their ids).
-OPEN_PLANS = "status IN ('pending', 'active', 'defaulted')"
+# The statuses of a plan the sweep brings to a date (app.engine.status.OPEN), as SQL for the
+# predicate of the index of their ids: a text written from the engine's set in the enum's order,
+# so that it stays what migration 0005 created ("status IN ('pending', 'active', 'defaulted')").
+OPEN_PLANS = "status IN ({})".format(", ".join(f"'{s}'" for s in values(OPEN)))
 
 
 class Plan(CreatedAt, Base):

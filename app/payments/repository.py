@@ -12,7 +12,8 @@ from typing import Any
 import asyncpg
 
 from app.errors import not_found
-from app.events.repository import NewEvent, listed
+from app.events.repository import NewEvent, insert_listed_events, listed
+from app.sql import statement
 
 
 @dataclass(slots=True)
@@ -76,11 +77,13 @@ class StoredPayment:
 @dataclass(frozen=True, slots=True)
 class Movement:
     """One allocation row: money onto (or, negative, off) an installment's component, or the
-    plan's credit when `installment_id` is None."""
+    plan's credit when `installment_id` is None; under `payment`, the payment whose money it
+    is, when not the statement's own (credit held, spent on what is owed)."""
 
     installment_id: uuid.UUID | None
     component: str
     amount: int
+    payment: uuid.UUID | None = None
 
 
 # The columns of LockedPlan, in its order, for every statement that locks a plan for money.
@@ -146,11 +149,10 @@ _ALLOCATED = """
 """
 # What moving money writes besides its payment row: the installments' paid amounts and the
 # statuses those make (so the refresh that follows has nothing to rewrite there), the
-# allocation rows, the plan's credit and the events, all only if `payment` (the CTE each
-# statement starts with) returned its row. $1 merchant, $2 plan; $3.. as in `_movement_args`.
-_MOVE = "".join(
-    (
-        """
+# allocation rows (each under the statement's payment unless it names another), the plan's
+# credit and the events, all only if `payment` (the CTE each statement starts with) returned its
+# row. The parameters are `_movement_values`'.
+_MOVE = f"""
 ), paid AS (
     UPDATE installments AS i SET
         paid_principal = i.paid_principal + d.principal,
@@ -159,70 +161,66 @@ _MOVE = "".join(
         paid_late_fee = i.paid_late_fee + d.late_fee,
         status = d.status,
         paid_at = CASE WHEN d.status = 'paid' THEN coalesce(i.paid_at, now()) END
-    FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-                $8::text[])
+    FROM unnest(:line_ids::uuid[], :paid_principal::bigint[], :paid_interest::bigint[],
+                :paid_fee::bigint[], :paid_late_fee::bigint[], :line_statuses::text[])
         AS d(id, principal, interest, fee, late_fee, status)
-    WHERE i.id = d.id AND i.plan_id = $2 AND i.merchant_id = $1 AND EXISTS (SELECT FROM payment)
+    WHERE i.id = d.id AND i.plan_id = :plan_id AND i.merchant_id = :merchant_id
+      AND EXISTS (SELECT FROM payment)
 ), allocated AS (
     INSERT INTO allocations (merchant_id, plan_id, payment_id, installment_id, component, amount)
-    SELECT $1, $2, p.id, a.installment_id, a.component, a.amount
+    SELECT :merchant_id, :plan_id, coalesce(a.payment_id, p.id), a.installment_id, a.component,
+        a.amount
     FROM payment AS p,
-        unnest($9::uuid[], $10::text[], $11::bigint[]) WITH ORDINALITY
-            AS a(installment_id, component, amount, n)
+        unnest(:to_installments::uuid[], :components::text[], :amounts::bigint[],
+               :from_payments::uuid[]) WITH ORDINALITY
+            AS a(installment_id, component, amount, payment_id, n)
     ORDER BY a.n
 ), credited AS (
-    UPDATE plans SET credit_balance = credit_balance + $12
-    WHERE id = $2 AND merchant_id = $1 AND $12 <> 0 AND EXISTS (SELECT FROM payment)
+    UPDATE plans SET credit_balance = credit_balance + :credit::bigint
+    WHERE id = :plan_id AND merchant_id = :merchant_id AND :credit::bigint <> 0
+      AND EXISTS (SELECT FROM payment)
 ), recorded AS (
-    INSERT INTO events (merchant_id, plan_id, type, data)
-    SELECT $1, $2, e.type, e.data::jsonb
-    FROM unnest($13::text[], $14::text[]) WITH ORDINALITY AS e(type, data, n)
-    WHERE EXISTS (SELECT FROM payment)
-    ORDER BY e.n
+    {insert_listed_events(":merchant_id", ":plan_id", "WHERE EXISTS (SELECT FROM payment)")}
 )
-SELECT """,
-        PAYMENT_COLUMNS,
-        " FROM payment",
-    )
-)
+SELECT {PAYMENT_COLUMNS} FROM payment
+"""  # noqa: S608 (constant SQL)
 # A new payment, unless the merchant has one with this payment_id already.
-_PAY = "".join(
-    (
-        """
+_PAY = statement(
+    f"""
 WITH payment AS (
     INSERT INTO payments
         (id, merchant_id, plan_id, payment_id, status, amount, currency, paid_at, source)
-    VALUES ($15, $1, $2, $16, 'succeeded', $17, $18, $19, $20)
+    VALUES (:id, :merchant_id, :plan_id, :payment_id, 'succeeded', :amount, :currency, :paid_at,
+        :source)
     ON CONFLICT (merchant_id, payment_id) DO NOTHING
     RETURNING *
-""",
-        _MOVE,
-    )
+{_MOVE}"""  # noqa: S608 (constant SQL)
 )
-_REVERSE = "".join(
-    (
-        """
+_REVERSE = statement(
+    f"""
 WITH payment AS (
-    UPDATE payments SET status = 'reversed', reversed_at = $16, reversal_reason = $17
-    WHERE merchant_id = $1 AND id = $15
+    UPDATE payments SET status = 'reversed', reversed_at = :reversed_at,
+        reversal_reason = :reason
+    WHERE merchant_id = :merchant_id AND id = :id
     RETURNING *
-""",
-        _MOVE,
-    )
+{_MOVE}"""  # noqa: S608 (constant SQL)
 )
-_SET_STATUS = """
+_SET_STATUS = statement(
+    f"""
 WITH changed AS (
-    UPDATE plans SET status = $3, updated_at = now() WHERE id = $1 AND merchant_id = $2
+    UPDATE plans SET status = :status, updated_at = now()
+    WHERE id = :plan_id AND merchant_id = :merchant_id
 )
-INSERT INTO events (merchant_id, plan_id, type, data)
-SELECT $2, $1, e.type, '{}'::jsonb FROM unnest($4::text[]) WITH ORDINALITY AS e(type, n)
-ORDER BY e.n
-"""
-_EVENTS = """
-INSERT INTO events (merchant_id, plan_id, type, data)
-SELECT $1, $2, e.type, e.data::jsonb
-FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS e(type, data, n)
-ORDER BY e.n
+{insert_listed_events(":merchant_id", ":plan_id")}
+"""  # noqa: S608 (constant SQL)
+)
+# The credit each payment of the plan still holds ($3: but this one), oldest payment first.
+_CREDIT_HELD = """
+SELECT p.id, sum(a.amount)::bigint FROM payments AS p
+JOIN allocations AS a ON a.merchant_id = p.merchant_id AND a.payment_id = p.id
+WHERE p.merchant_id = $1 AND p.plan_id = $2 AND p.id <> $3 AND a.installment_id IS NULL
+GROUP BY p.id HAVING sum(a.amount) > 0
+ORDER BY p.id
 """
 
 
@@ -295,17 +293,12 @@ async def allocated(
 _COMPONENTS = ("principal", "interest", "fee", "late_fee")
 
 
-def _event_arrays(events: Sequence[NewEvent]) -> tuple[list[str], list[str]]:
-    rows = listed(events)
-    return rows["event_types"], rows["event_data"]
-
-
-def _movement_args(
+def _movement_values(
     plan: LockedPlan,
     movements: Sequence[Movement],
     statuses: Mapping[uuid.UUID, str],
     events: Sequence[NewEvent],
-) -> list[Any]:
+) -> dict[str, Any]:
     deltas: dict[uuid.UUID, dict[str, int]] = {}
     credit = 0
     for m in movements:
@@ -314,18 +307,19 @@ def _movement_args(
         else:
             per = deltas.setdefault(m.installment_id, dict.fromkeys(_COMPONENTS, 0))
             per[m.component] += m.amount
-    return [
-        plan.merchant_id,
-        plan.id,
-        list(deltas),
-        *([d[c] for d in deltas.values()] for c in _COMPONENTS),
-        [statuses[i] for i in deltas],
-        [m.installment_id for m in movements],
-        [m.component for m in movements],
-        [m.amount for m in movements],
-        credit,
-        *_event_arrays(events),
-    ]
+    return {
+        "merchant_id": plan.merchant_id,
+        "plan_id": plan.id,
+        "line_ids": list(deltas),
+        **{f"paid_{c}": [d[c] for d in deltas.values()] for c in _COMPONENTS},
+        "line_statuses": [statuses[i] for i in deltas],
+        "to_installments": [m.installment_id for m in movements],
+        "components": [m.component for m in movements],
+        "amounts": [m.amount for m in movements],
+        "from_payments": [m.payment for m in movements],
+        "credit": credit,
+        **listed(events),
+    }
 
 
 async def pay(
@@ -344,16 +338,16 @@ async def pay(
     """Record a succeeded payment and where its money went (`movements`, in this order), the
     `statuses` of the installments it reached, and `events`, in one statement; None, and nothing
     written, if the merchant already has a payment with this `payment_id`."""
-    row = await conn.fetchrow(
-        _PAY,
-        *_movement_args(plan, movements, statuses, events),
-        new_id,
-        payment_id,
-        amount,
-        currency,
-        paid_at,
-        source,
-    )
+    paid = {
+        "id": new_id,
+        "payment_id": payment_id,
+        "amount": amount,
+        "currency": currency,
+        "paid_at": paid_at,
+        "source": source,
+    }
+    values = {**_movement_values(plan, movements, statuses, events), **paid}
+    row = await conn.fetchrow(_PAY.text, *_PAY.args(values))
     return None if row is None else StoredPayment(*row)
 
 
@@ -369,26 +363,25 @@ async def reverse(
 ) -> None:
     """Mark the payment reversed and record `movements` (negative) taking its money back, with
     the `statuses` of the installments it reopened."""
-    await conn.execute(
-        _REVERSE, *_movement_args(plan, movements, statuses, events), payment, at, reason
-    )
+    reversed_ = {"id": payment, "reversed_at": at, "reason": reason}
+    values = {**_movement_values(plan, movements, statuses, events), **reversed_}
+    await conn.execute(_REVERSE.text, *_REVERSE.args(values))
 
 
 async def set_status(
-    conn: asyncpg.Connection, plan: LockedPlan, status: str, events: Sequence[str]
+    conn: asyncpg.Connection, plan: LockedPlan, status: str, events: Sequence[NewEvent]
 ) -> None:
-    await conn.execute(_SET_STATUS, plan.id, plan.merchant_id, status, list(events))
+    values = {"merchant_id": plan.merchant_id, "plan_id": plan.id, "status": status}
+    await conn.execute(_SET_STATUS.text, *_SET_STATUS.args({**values, **listed(events)}))
 
 
-async def record_events(
-    conn: asyncpg.Connection, plan: LockedPlan, events: Sequence[NewEvent]
-) -> None:
-    await conn.execute(
-        _EVENTS,
-        plan.merchant_id,
-        plan.id,
-        *_event_arrays(events),
-    )
+async def credit_held(
+    conn: asyncpg.Connection, plan: LockedPlan, but: uuid.UUID
+) -> list[tuple[uuid.UUID, int]]:
+    """The payments of the plan (other than `but`) whose money is still held as credit, and how
+    much of it, oldest payment first."""
+    rows = await conn.fetch(_CREDIT_HELD, plan.merchant_id, plan.id, but)
+    return [(row[0], row[1]) for row in rows]
 
 
 async def page(

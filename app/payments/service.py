@@ -12,12 +12,13 @@ from datetime import date, datetime
 import asyncpg
 
 from app import clock
-from app.delinquency.service import refresh_plan
-from app.engine.allocation import OpenLine, allocate
+from app.delinquency.service import Standing, refresh_plan
+from app.engine.allocation import OpenLine, allocate, allocate_held
 from app.engine.delinquency import DelinquencyState
 from app.engine.installments import installment_status
-from app.engine.status import PlanStatus, ready_to_activate
+from app.engine.status import PlanStatus, event_data, next_status
 from app.errors import Problem, field_problem, validation_problem
+from app.events import repository as events
 from app.events.repository import NewEvent
 from app.models import uuid7
 from app.pagination import PageParams, next_cursor, uuid_cursor
@@ -92,30 +93,26 @@ def _nothing_to_refresh(plan: LockedPlan, lines: Sequence[Line], today: date) ->
 async def _settle(
     conn: asyncpg.Connection, plan: LockedPlan, lines: Sequence[Line], accepted: bool
 ) -> str:
-    """After money moved: statuses and delinquency as of today, then the plan's own status."""
+    """After money moved: statuses and delinquency as of today (with the status they move),
+    then the plan's own status from the engine (app.engine.status.next_status); the status it
+    ends with."""
     today = clock.today()
-    status = plan.status
-    if not _nothing_to_refresh(plan, lines, today):
-        status = await refresh_plan(conn, plan.id, today) or plan.status
-    events: list[str] = []
-    deposit_paid = plan.deposit_amount == 0 or any(
-        line.sequence == 0 and line.paid >= line.amount for line in lines
+    standing = Standing(
+        PlanStatus(plan.status), DelinquencyState(plan.delinquency_state), plan.days_past_due
     )
-    if status == PlanStatus.PENDING and ready_to_activate(
+    if not _nothing_to_refresh(plan, lines, today):
+        standing = await refresh_plan(conn, plan.id, today)
+    status, steps = next_status(
+        standing.status,
         requires_agreement=plan.requires_agreement,
         accepted=accepted,
-        deposit_paid=deposit_paid,
-    ):
-        status = PlanStatus.ACTIVE
-        events.append("plan.activated")
-    everything_paid = all(line.owed <= 0 for line in lines)
-    if everything_paid and status in (PlanStatus.PENDING, PlanStatus.ACTIVE, PlanStatus.DEFAULTED):
-        status = PlanStatus.PAID_OFF
-        events.append("plan.paid_off")
-    elif not everything_paid and status == PlanStatus.PAID_OFF:
-        status = PlanStatus.ACTIVE
-        events.append("plan.reopened")
-    if events:
+        deposit_paid=plan.deposit_amount == 0
+        or any(line.sequence == 0 and line.paid >= line.amount for line in lines),
+        everything_paid=all(line.owed <= 0 for line in lines),
+        delinquency=standing.state,
+    )
+    if steps:
+        events = [(step.value, event_data(step, standing.days_past_due)) for step in steps]
         await repository.set_status(conn, plan, status, events)
     return status
 
@@ -242,7 +239,7 @@ async def record_failure(
         raise _reused(payment_id)
     _check_currency(plan, currency)
     data = {"payment_id": payment_id, "amount": amount, "failure_code": failure_code}
-    await repository.record_events(conn, plan, [("payment.failed", data)])
+    await events.record(conn, plan.merchant_id, plan.id, [("payment.failed", data)])
 
 
 async def reverse_payment(
@@ -271,18 +268,35 @@ async def reverse_payment(
     ]
     lines, accepted = await repository.lines(conn, plan)
     reversed_ = {"payment_id": payment_id, "amount": payment.amount, "reason": reason}
+    events: list[NewEvent] = [("payment.reversed", reversed_)]
     statuses = _apply_to_lines(lines, movements)
+    credit = plan.credit_balance + sum(m.amount for m in movements if m.installment_id is None)
+    if credit > 0 and any(line.owed > 0 for line in lines):
+        spent = await _spend_credit(conn, plan, payment.id, lines)
+        if spent:
+            used = -sum(m.amount for m in spent if m.installment_id is None)
+            statuses |= _apply_to_lines(lines, spent)
+            movements += spent
+            events.append(("plan.credit_applied", {"amount": used, "balance": credit - used}))
     await repository.reverse(
-        conn,
-        plan,
-        payment.id,
-        clock.now(),
-        reason,
-        movements,
-        statuses,
-        [("payment.reversed", reversed_)],
+        conn, plan, payment.id, clock.now(), reason, movements, statuses, events
     )
     await _settle(conn, plan, lines, accepted)
+
+
+async def _spend_credit(
+    conn: asyncpg.Connection, plan: LockedPlan, reversed_: uuid.UUID, lines: Sequence[Line]
+) -> list[Movement]:
+    """The credit the plan holds paying what is owed again (oldest first), before anything can
+    be counted late: each part under the payment whose money it is (off its credit, onto the
+    lines), so that reversing that payment later takes back exactly what its money paid."""
+    held = await repository.credit_held(conn, plan, reversed_)
+    spent: list[Movement] = []
+    for source, portions in allocate_held([_open_line(line) for line in lines], held):
+        total = sum(portion.amount for portion in portions)
+        spent.append(Movement(None, CREDIT, -total, source))
+        spent += (Movement(p.ref, p.component.value, p.amount, source) for p in portions)
+    return spent
 
 
 def _allocation_out(m: Movement, sequence: int | None) -> AllocationOut:

@@ -13,14 +13,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from app import clock
 from app.agreements import service as agreements
 from app.engine import Schedule
-from app.engine.delinquency import DelinquencyState, assess, state_since
+from app.engine.delinquency import DelinquencyState, assess
+from app.engine.delinquency import since as state_since
 from app.engine.installments import InstallmentStatus, installment_status
-from app.engine.status import PlanStatus
+from app.engine.status import PlanEvent, PlanStatus, event_data, next_status
 from app.errors import field_problem, validation_problem
 from app.events.repository import NewEvent
 from app.models import uuid7
@@ -148,24 +148,31 @@ def draft(
     today, now = clock.today(), clock.now()
     lines = _lines(schedule, today)
     policy = definition.delinquency_policy()
-    owing = [
-        line.due_date
-        for line in lines
-        if line.due_date < today and line.amount > policy.past_due_tolerance
-    ]
+    tolerance = policy.past_due_tolerance
+    owing = [line.due_date for line in lines if line.due_date < today and line.amount > tolerance]
     oldest = min(owing, default=None)
     delinquency = assess(oldest, today, policy.grace_days, policy.default_after_days)
-    active = schedule.deposit_amount == 0 and not definition.require_agreement
-    status = PlanStatus.ACTIVE if active else PlanStatus.PENDING
-    plan_id = uuid7()
-    created: dict[str, Any] = {"status": status.value, "amount": body.amount}
-    created["currency"] = definition.currency
+    # Born pending and moved as the engine moves any plan: active once nothing is awaited (no
+    # deposit, no signature asked), then defaulted when its delinquency says so.
+    status, steps = next_status(
+        PlanStatus.PENDING,
+        requires_agreement=definition.require_agreement,
+        accepted=False,
+        deposit_paid=schedule.deposit_amount == 0,
+        everything_paid=False,
+        delinquency=delinquency.state,
+    )
+    activated = PlanEvent.ACTIVATED in steps
+    born = PlanStatus.ACTIVE if activated else PlanStatus.PENDING
+    created = {"status": born.value, "amount": body.amount, "currency": definition.currency}
     events: list[NewEvent] = [("plan.created", created)]
-    if active:
-        events.append(("plan.activated", {}))
+    if activated:
+        events.append((PlanEvent.ACTIVATED.value, {}))
     since = None
     if oldest is not None and delinquency.state is not DelinquencyState.CURRENT:
-        since = state_since(delinquency.state, oldest, policy.grace_days, policy.default_after_days)
+        since = state_since(
+            delinquency.state, oldest, today, policy.grace_days, policy.default_after_days
+        )
         moved = {
             "from": DelinquencyState.CURRENT.value,
             "to": delinquency.state.value,
@@ -173,9 +180,10 @@ def draft(
             "since": since.isoformat(),
         }
         events.append(("plan.delinquency_changed", moved))
-        if delinquency.state is DelinquencyState.DEFAULT and status is PlanStatus.ACTIVE:
-            status = PlanStatus.DEFAULTED
-            events.append(("plan.defaulted", {"days_past_due": delinquency.days_past_due}))
+    if PlanEvent.DEFAULTED in steps:
+        defaulted = event_data(PlanEvent.DEFAULTED, delinquency.days_past_due)
+        events.append((PlanEvent.DEFAULTED.value, defaulted))
+    plan_id = uuid7()
     html = agreements.render(
         plan_id, merchant_name, body.customer_id, body.order_id, schedule, definition
     )

@@ -162,8 +162,8 @@ async def insert_guarded(
         **answer,
         "merchant_name": guard.merchant_name,
         "block_if_delinquent": guard.block_if_delinquent,
-        "bad_states": list(BAD_STANDING_STATES),
-        "bad_statuses": list(BAD_STANDING_STATUSES),
+        "bad_states": BAD_STANDING_STATES,
+        "bad_statuses": BAD_STANDING_STATUSES,
         "customer_lock": guard.customer_lock,
     }
     return bool(await conn.fetchval(_INSERT_GUARDED.text, *_INSERT_GUARDED.args(values)))
