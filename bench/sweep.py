@@ -78,6 +78,7 @@ from sqlalchemy.engine import make_url
 from app import migrate
 from app.config import Settings, to_asyncpg_url
 from app.db import connect, create_engine
+from app.delinquency import repository as delinquency
 from app.delinquency import sweep as sweep_sql
 from app.delinquency.sweep import concurrency_for, sweep
 from app.products.schemas import ProductDefinition, Terms
@@ -347,9 +348,7 @@ async def explain_batch(url: str, as_of: date, batch_size: int) -> None:
                 async with conn.transaction():
                     for setting in AUTO_EXPLAIN:
                         await conn.execute(setting)
-                    claim = {"as_of": as_of, "size": batch_size, "after": uuid.UUID(int=0)}
-                    found = await conn.fetch(sweep_sql._CLAIM.text, *sweep_sql._CLAIM.args(claim))
-                    ids = [row[0] for row in found]
+                    ids = await delinquency.claim(conn, as_of, uuid.UUID(int=0), batch_size)
                     logged.clear()
                     await sweep_sql.sweep_batch(conn, ids, as_of)
                     raise _RolledBack

@@ -29,7 +29,7 @@ def bucket(days_past_due: int) -> str:
 def first_day(state: DelinquencyState, grace_days: int, default_after_days: int) -> int:
     """The thresholds: the days past due from which a state holds, unless a graver one does
     (late from the first day, delinquent past the grace days, default at `default_after_days`).
-    The refresh SQL mirrors them in its state and `since` (tests/servicing/
+    The refresh SQL mirrors them in its state and `since` (tests/delinquency/
     test_sql_matches_engine.py keeps the two in step)."""
     if state == DelinquencyState.CURRENT:
         return 0

@@ -12,7 +12,8 @@ from datetime import date, datetime
 import asyncpg
 
 from app import clock
-from app.delinquency.service import Standing, refresh_plan
+from app.delinquency.repository import Standing
+from app.delinquency.service import refresh_plan
 from app.engine.allocation import OpenLine, allocate, allocate_held
 from app.engine.delinquency import DelinquencyState
 from app.engine.installments import installment_status

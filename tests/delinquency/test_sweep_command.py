@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.config import Settings, usable_cpus
 from app.db import connect
-from app.delinquency.sweep import _LEFT, concurrency_for, sweep
+from app.delinquency.repository import left_to_sweep
+from app.delinquency.sweep import concurrency_for, sweep
 from app.models import IdempotencyKey
 from app.worker import one_pass
 from tests.factories import Tenant, create_plan, create_product, run_bnpl
@@ -49,13 +50,13 @@ async def test_concurrent_batches_sweep_every_plan_once(tenant: Tenant, app: Fas
         await create_plan(tenant.client, product, start_date="2026-11-23", customer_id=f"cus_{n}")
     as_of = date(2027, 5, 1)
     async with connect(app.state.engine) as conn:
-        due = await conn.fetchval(_LEFT.text, *_LEFT.args({"as_of": as_of}))
+        due = await left_to_sweep(conn, as_of)
     report = await sweep(app.state.engine, as_of, batch_size=2, concurrency=4)
     assert due >= 6
     assert (report.plans, report.left_behind) == (due, 0)
     assert report.batches >= due / 2
     async with connect(app.state.engine) as conn:
-        left = await conn.fetchval(_LEFT.text, *_LEFT.args({"as_of": as_of}))
+        left = await left_to_sweep(conn, as_of)
         assert left == 0
 
 
