@@ -17,8 +17,9 @@ from app.engine.status import PlanStatus
 from app.errors import Problem
 from app.events import repository as events
 from app.models import Agreement, uuid7
-from app.payments import service as payments
+from app.payments import repository as payments
 from app.products.schemas import ProductDefinition
+from app.servicing import service as servicing
 
 
 def _late_fee_terms(policy: LateFeeRules | None) -> LateFeeTerms | None:
@@ -109,7 +110,7 @@ async def accept(
 ) -> AcceptanceOut:
     """Record who accepted which exact document, when, under the plan's row lock; the plan
     becomes `active` if nothing else is awaited."""
-    plan = await payments.lock(conn, merchant_id, plan_id)
+    plan = await payments.lock_plan(conn, merchant_id, plan_id)
     if plan.status not in (PlanStatus.PENDING, PlanStatus.ACTIVE):
         raise Problem(409, "plan-closed", "Plan closed", f"A {plan.status} plan cannot be accepted")
     agreement = await repository.kept(conn, merchant_id, plan_id)
@@ -134,7 +135,7 @@ async def accept(
         raise _already_accepted()
     accepted = {"signer_name": body.signer_name, "document_sha256": agreement.sha256.hex()}
     await events.record(conn, merchant_id, plan_id, [("agreement.accepted", accepted)])
-    status = await payments.settle(conn, plan)
+    status = await servicing.settle_plan(conn, plan)
     return AcceptanceOut(
         plan_id=plan_id,
         signer_name=acceptance.signer_name,

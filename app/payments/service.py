@@ -7,17 +7,13 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 
 import asyncpg
 
 from app import clock
-from app.delinquency.repository import Standing
-from app.delinquency.service import refresh_plan
 from app.engine.allocation import OpenLine, allocate, allocate_held
-from app.engine.delinquency import DelinquencyState
-from app.engine.installments import installment_status
-from app.engine.status import PlanStatus, event_data, next_status
+from app.engine.status import PlanStatus
 from app.errors import Problem, field_problem, validation_problem
 from app.events import repository as events
 from app.events.repository import NewEvent
@@ -26,6 +22,7 @@ from app.pagination import PageParams, next_cursor, uuid_cursor
 from app.payments import repository
 from app.payments.repository import Line, LockedPlan, Movement, StoredPayment
 from app.payments.schemas import AllocationOut, PaymentList, PaymentOut, PaymentStatus
+from app.servicing import service as servicing
 
 CREDIT = "credit"
 
@@ -68,61 +65,8 @@ def _apply_to_lines(lines: Sequence[Line], movements: Sequence[Movement]) -> dic
     today = clock.today()
     for line in lines:
         if line.id in reached:
-            line.status = _status(line, today)
+            line.status = servicing.line_status(line, today)
     return {line.id: line.status for line in lines if line.id in reached}
-
-
-def _status(line: Line, as_of: date) -> str:
-    return installment_status(
-        due_date=line.due_date, as_of=as_of, owed=line.owed, paid=line.paid
-    ).value
-
-
-def _nothing_to_refresh(plan: LockedPlan, lines: Sequence[Line], today: date) -> bool:
-    """True when bringing the plan to today provably changes nothing (the common payment: a
-    current plan paid on time), so its recompute can be skipped: nothing is owed past its due
-    date (days past due stays 0, the state `current`) and every installment already has the
-    status the engine gives it today (the refresh SQL mirrors the engine, tested)."""
-    if plan.delinquency_state != DelinquencyState.CURRENT or plan.days_past_due != 0:
-        return False
-    return all(
-        (line.due_date >= today or line.owed <= 0) and line.status == _status(line, today)
-        for line in lines
-    )
-
-
-async def _settle(
-    conn: asyncpg.Connection, plan: LockedPlan, lines: Sequence[Line], accepted: bool
-) -> str:
-    """After money moved: statuses and delinquency as of today (with the status they move),
-    then the plan's own status from the engine (app.engine.status.next_status); the status it
-    ends with."""
-    today = clock.today()
-    standing = Standing(
-        PlanStatus(plan.status), DelinquencyState(plan.delinquency_state), plan.days_past_due
-    )
-    if not _nothing_to_refresh(plan, lines, today):
-        standing = await refresh_plan(conn, plan.id, today)
-    status, steps = next_status(
-        standing.status,
-        requires_agreement=plan.requires_agreement,
-        accepted=accepted,
-        deposit_paid=plan.deposit_amount == 0
-        or any(line.sequence == 0 and line.paid >= line.amount for line in lines),
-        everything_paid=all(line.owed <= 0 for line in lines),
-        delinquency=standing.state,
-    )
-    if steps:
-        events = [(step.value, event_data(step, standing.days_past_due)) for step in steps]
-        await repository.set_status(conn, plan, status, events)
-    return status
-
-
-async def settle(conn: asyncpg.Connection, plan: LockedPlan) -> str:
-    """Bring the locked plan's statuses and delinquency to today, then its own status; the
-    status it ends with."""
-    lines, accepted = await repository.lines(conn, plan)
-    return await _settle(conn, plan, lines, accepted)
 
 
 async def _already_paid(
@@ -198,7 +142,7 @@ async def apply_payment(
         told = await _already_paid(conn, plan, payment_id, amount, currency)
         assert told is not None  # the insert met it
         return told
-    await _settle(conn, plan, lines, accepted)
+    await servicing.settle(conn, plan, lines, accepted)
     sequences = {line.id: line.sequence for line in lines}
     return _to_wire(
         payment,
@@ -282,7 +226,7 @@ async def reverse_payment(
     await repository.reverse(
         conn, plan, payment.id, clock.now(), reason, movements, statuses, events
     )
-    await _settle(conn, plan, lines, accepted)
+    await servicing.settle(conn, plan, lines, accepted)
 
 
 async def _spend_credit(
