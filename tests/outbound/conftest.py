@@ -108,6 +108,16 @@ async def next_attempt(engine: AsyncEngine, endpoint_id: str) -> datetime | None
     return due
 
 
+async def run_next_retry(
+    engine: AsyncEngine, moving: Clock, run: Deliver, endpoint_id: str
+) -> None:
+    """Move the clock to the endpoint's next retry and run the senders."""
+    due = await next_attempt(engine, endpoint_id)
+    assert due is not None
+    moving.set(due)
+    await run()
+
+
 async def retry_until_settled(
     engine: AsyncEngine, moving: Clock, run: Deliver, endpoint_id: str, rounds: int = 30
 ) -> int:

@@ -15,7 +15,13 @@ from app.outbound import retries
 from app.outbound.catalog import EVENT_TYPES
 from tests.conftest import Tenant
 from tests.factories import create_plan, create_product
-from tests.outbound.conftest import Clock, Deliver, Register, next_attempt, retry_until_settled
+from tests.outbound.conftest import (
+    Clock,
+    Deliver,
+    Register,
+    retry_until_settled,
+    run_next_retry,
+)
 from tests.outbound.receiver import Receiver
 
 
@@ -152,10 +158,7 @@ async def test_an_endpoint_that_goes_down_and_comes_back_gets_everything(
     assert down[0]["status_code"] is None
     assert "ConnectError" in down[0]["error"]
     receiver.start()  # the same port
-    due = await next_attempt(engine, endpoint["id"])
-    assert due is not None
-    moving_clock.set(due)
-    await run_senders()
+    await run_next_retry(engine, moving_clock, run_senders, endpoint["id"])
     assert [p["plan_id"] for p in receiver.delivered()] == [plan["id"]]
 
 
@@ -177,10 +180,7 @@ async def test_an_answer_slower_than_the_timeout_is_a_failed_attempt(
     [slow] = await attempts(tenant, endpoint["id"])
     assert slow["outcome"] == "failed"
     assert slow["error"] == "timed out after 0.2 s"
-    due = await next_attempt(engine, endpoint["id"])
-    assert due is not None
-    moving_clock.set(due)
-    await run_senders()
+    await run_next_retry(engine, moving_clock, run_senders, endpoint["id"])
     assert [a["outcome"] for a in await attempts(tenant, endpoint["id"])] == ["delivered", "failed"]
 
 
