@@ -116,10 +116,8 @@ def secrets_for(claimed: Claimed, server_key: bytes, now: datetime) -> list[str]
     return [endpoint_secret(server_key, claimed.endpoint_id, v) for v in versions]
 
 
-def signed_headers(
-    claimed: Claimed, body: bytes, server_key: bytes, now: datetime
-) -> dict[str, str]:
-    msg_id = f"evt_{claimed.event_id}"
+def signed_headers(event_id: int, secrets: list[str], body: bytes) -> dict[str, str]:
+    msg_id = f"evt_{event_id}"
     # Wall time, not the business clock: the receiver checks it against its own clock.
     timestamp = str(int(time.time()))
     return {
@@ -127,9 +125,7 @@ def signed_headers(
         "user-agent": USER_AGENT,
         "webhook-id": msg_id,
         "webhook-timestamp": timestamp,
-        "webhook-signature": signatures(
-            secrets_for(claimed, server_key, now), msg_id, timestamp, body
-        ),
+        "webhook-signature": signatures(secrets, msg_id, timestamp, body),
     }
 
 
@@ -189,7 +185,7 @@ async def _post(
     url = check_url(claimed.url, settings)
     address = await resolve(url, settings)
     body = claimed.body.encode()
-    headers = signed_headers(claimed, body, server_key, now)
+    headers = signed_headers(claimed.event_id, secrets_for(claimed, server_key, now), body)
     headers["host"] = url.netloc.decode("ascii")
     extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
     request = client.build_request(

@@ -140,7 +140,7 @@ def with_secret(response: Response, server_key: bytes) -> Response:
     body["secret"] = endpoint_secret(server_key, uuid.UUID(body["id"]), int(body["secret_version"]))
     headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
     return Response(
-        json.dumps(body),
+        json.dumps(body, separators=(",", ":")),
         status_code=response.status_code,
         headers=headers,
         media_type="application/json",
