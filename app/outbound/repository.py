@@ -53,11 +53,13 @@ UPDATE webhook_endpoints SET
 WHERE merchant_id = $1 AND id = $2
 RETURNING {ENDPOINT_COLUMNS}
 """  # noqa: S608
-# A re-enabled endpoint's pending deliveries start a new retry window from now.
+# A re-enabled endpoint's pending deliveries start a new retry window from now (one a sender
+# still holds keeps its lease: it is being posted).
 _RESTART_PENDING = """
 UPDATE webhook_deliveries
-SET attempts = 0, next_attempt_at = $3, give_up_at = $4, lease_id = NULL, lease_until = NULL
+SET attempts = 0, next_attempt_at = $3, give_up_at = $4
 WHERE merchant_id = $1 AND endpoint_id = $2 AND status = 'pending'
+    AND (lease_until IS NULL OR lease_until <= $3)
 """
 _DELETE_ENDPOINT = "DELETE FROM webhook_endpoints WHERE merchant_id = $1 AND id = $2 RETURNING id"
 _ROTATE = """
@@ -75,11 +77,14 @@ WHERE merchant_id = $1 AND endpoint_id = $2 AND ($3::bigint IS NULL OR id < $3)
     AND ($4::boolean IS NULL OR delivered = $4)
 ORDER BY id DESC LIMIT $5
 """
-# Queue a delivery again (or for the first time): pending from now, with a new window.
+# Queue a delivery again (or for the first time): pending from now, with a new window; unless
+# a sender holds it now (it is being posted: taking its lease would let two post it at once).
 _REQUEUE = """
 ON CONFLICT (endpoint_id, event_id) DO UPDATE SET
     status = 'pending', attempts = 0, next_attempt_at = EXCLUDED.next_attempt_at,
     give_up_at = EXCLUDED.give_up_at, lease_id = NULL, lease_until = NULL, delivered_at = NULL
+WHERE webhook_deliveries.lease_until IS NULL
+    OR webhook_deliveries.lease_until <= EXCLUDED.next_attempt_at
 """
 _REDELIVER = f"""
 INSERT INTO webhook_deliveries
@@ -112,16 +117,21 @@ RETURNING event_id
 """  # noqa: S608
 
 # The dispatcher: each enabled endpoint's next events below the horizon, after its cursor,
-# become delivery rows if it subscribes to them; its cursor moves past all it looked at.
+# become delivery rows if it subscribes to them; its cursor moves past all it looked at. Only
+# endpoints with something new are locked (an idle poll writes nothing).
 # Endpoints another dispatcher holds are skipped, not waited for (NO KEY: inserting a delivery,
 # whose foreign key locks its endpoint KEY SHARE, is not held up by a dispatch).
 _DISPATCH = f"""
 WITH horizon AS MATERIALIZED (
     SELECT {_HORIZON} AS xmin
 ), endpoint AS MATERIALIZED (
-    SELECT id, merchant_id, event_types, cursor_txid, cursor_event_id FROM webhook_endpoints
-    WHERE enabled
-    FOR NO KEY UPDATE SKIP LOCKED
+    SELECT id, merchant_id, event_types, cursor_txid, cursor_event_id
+    FROM webhook_endpoints AS w, horizon AS h
+    WHERE enabled AND EXISTS (
+        SELECT FROM events AS e
+        WHERE e.merchant_id = w.merchant_id AND e.txid < h.xmin
+            AND (e.txid, e.id) > (w.cursor_txid, w.cursor_event_id))
+    FOR NO KEY UPDATE OF w SKIP LOCKED
 ), seen AS MATERIALIZED (
     SELECT w.id AS endpoint_id, w.event_types, e.*
     FROM endpoint AS w, horizon AS h, LATERAL (

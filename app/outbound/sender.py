@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 import time
 import uuid
@@ -19,6 +20,7 @@ from app.config import Settings
 from app.security import endpoint_secret
 from app.webhooks.signing import signatures
 
+logger = logging.getLogger("bnpl.outbound")
 USER_AGENT = "bnpl-webhooks/1"
 RESPONSE_KEPT = 1024
 ERROR_KEPT = 500
@@ -162,6 +164,10 @@ async def send(
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     except OSError as exc:
         error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:
+        # Recorded as a failed attempt like any other, rather than left to its lease.
+        logger.exception("unexpected error posting delivery %s", claimed.id)
+        error = f"unexpected error: {type(exc).__name__}"
     duration_ms = round((time.perf_counter() - started) * 1000)
     text = head[:RESPONSE_KEPT].decode("utf-8", "replace").replace("\x00", "\ufffd")
     return Sent(

@@ -89,6 +89,7 @@ async def update_endpoint(
     settings: Settings,
 ) -> EndpointOut:
     now = clock.now()
+    before = await get_endpoint(conn, merchant_id, endpoint_id)
     row = await repository.update_endpoint(
         conn,
         merchant_id,
@@ -100,7 +101,7 @@ async def update_endpoint(
         now=now,
     )
     endpoint = _endpoint(row)
-    if body.enabled:
+    if body.enabled and not before.enabled:
         # What waited while it was disabled gets a full retry window again.
         await repository.restart_pending(conn, merchant_id, endpoint_id, now, now + RETRY_WINDOW)
     return endpoint

@@ -146,6 +146,11 @@ async def test_a_sender_that_dies_holding_a_lease_is_taken_over_after_it(
     assert [c.attempts for c in dead] == [1]
     await run_senders()
     assert receiver.received == []
+    # Queued again while held: left to its holder, or two senders could post it at once.
+    again = await tenant.client.post(f"/v1/events/{dead[0].event_id}/redeliver")
+    assert again.json() == {"deliveries": 0}
+    await run_senders()
+    assert receiver.received == []
     moving_clock.advance(lease)
     await run_senders()
     assert len(receiver.delivered()) == 1
