@@ -29,6 +29,8 @@ logger = logging.getLogger("bnpl.outbound")
 DISPATCH_PAGE = 500
 # Beyond the timeout, how long a claimed delivery stays its sender's before another may take it.
 LEASE_MARGIN = timedelta(seconds=30)
+# The longest pause after turns that failed one after another.
+MAX_PAUSE_SECONDS = 10.0
 
 
 @dataclass
@@ -133,19 +135,23 @@ async def deliver(
     stay for a later run)."""
     async with new_client(settings) as client:
         senders = Senders(engine, settings, client, dispatch_every_turn=once)
+        failures = 0
         try:
             while not stop.is_set():
                 try:
                     busy = await senders.turn()
+                    failures = 0
                 except Exception:
-                    # The database restarting, say: try again after a pause.
+                    # The database restarting, say: try again after a pause that grows.
                     logger.exception("delivery turn failed")
                     busy = False
+                    failures += 1
                 if not busy:
                     if once:
                         break
+                    pause = min(settings.outbound_poll_seconds * 2**failures, MAX_PAUSE_SECONDS)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=settings.outbound_poll_seconds)
+                        await asyncio.wait_for(stop.wait(), timeout=pause)
         finally:
             await senders.drain()
     return senders.report

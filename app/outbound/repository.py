@@ -227,6 +227,8 @@ WITH r AS MATERIALIZED (
     SELECT merchant_id, endpoint_id, id, event_id, attempted_at, delivered, status_code,
         duration_ms, response_body, error
     FROM r
+    -- Not for a delivery deleted (with its endpoint) while it was being posted.
+    WHERE EXISTS (SELECT FROM webhook_deliveries AS d WHERE d.id = r.id)
 ), health AS (
     SELECT endpoint_id, bool_or(delivered) AS ok, min(attempted_at) AS since
     FROM r GROUP BY endpoint_id

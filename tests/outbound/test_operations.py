@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings
 from app.outbound import service
 from app.outbound.delivery import LEASE_MARGIN, deliver
+from app.outbound.sender import new_client, send
 from tests.conftest import Tenant
 from tests.factories import create_plan, create_product, run_bnpl
 from tests.outbound.conftest import Clock, Deliver, Register
@@ -178,3 +179,24 @@ async def test_bnpl_deliver_and_bnpl_worker_deliver(
     assert receiver.payloads()[0]["type"] == "plan.created"
     assert {p["plan_id"] for p in receiver.payloads()} == {plan["id"]}
     assert {r.verified_by for r in receiver.received} == {(endpoint["secret"],)}
+
+
+async def test_an_attempt_on_an_endpoint_deleted_meanwhile_is_dropped(
+    tenant: Tenant, register: Register, receiver: Receiver, engine: AsyncEngine, settings: Settings
+) -> None:
+    endpoint = await register(tenant.client, receiver.url)
+    await create_plan(tenant.client, await create_product(tenant.client))
+    async with engine.begin() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        await service.dispatch(raw, 100)
+        [claimed] = await service.claim(raw, 100, timedelta(minutes=1))
+    async with new_client(settings) as client:
+        sent = await send(client, claimed, settings, settings.server_key())
+    assert sent.delivered
+    deleted = await tenant.client.delete(f"/v1/webhook-endpoints/{endpoint['id']}")
+    assert deleted.status_code == 204
+    async with engine.begin() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        assert await service.record(raw, [sent]) == 0
