@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.db import engine_connection
 from app.outbound import service
 from app.outbound.delivery import LEASE_MARGIN, deliver
 from app.outbound.sender import new_client, send
@@ -139,9 +140,7 @@ async def test_a_sender_that_dies_holding_a_lease_is_taken_over_after_it(
     await create_plan(tenant.client, await create_product(tenant.client))
     lease = timedelta(seconds=settings.outbound_timeout_seconds) + LEASE_MARGIN
     # A sender claims and dies before posting (or mid-post): its lease stands.
-    async with engine.begin() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
+    async with engine_connection(engine) as raw, raw.transaction():
         await service.dispatch(raw, 100)
         dead = await service.claim(raw, 100, lease)
     assert [c.attempts for c in dead] == [1]
@@ -186,9 +185,7 @@ async def test_an_attempt_on_an_endpoint_deleted_meanwhile_is_dropped(
 ) -> None:
     endpoint = await register(tenant.client, receiver.url)
     await create_plan(tenant.client, await create_product(tenant.client))
-    async with engine.begin() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
+    async with engine_connection(engine) as raw, raw.transaction():
         await service.dispatch(raw, 100)
         [claimed] = await service.claim(raw, 100, timedelta(minutes=1))
     async with new_client(settings) as client:
@@ -196,7 +193,5 @@ async def test_an_attempt_on_an_endpoint_deleted_meanwhile_is_dropped(
     assert sent.delivered
     deleted = await tenant.client.delete(f"/v1/webhook-endpoints/{endpoint['id']}")
     assert deleted.status_code == 204
-    async with engine.begin() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
+    async with engine_connection(engine) as raw, raw.transaction():
         assert await service.record(raw, [sent]) == 0

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db import engine_connection
 from app.outbound import service
 from tests.conftest import Tenant
 from tests.outbound.conftest import Deliver, Register
@@ -44,9 +45,7 @@ async def test_an_event_dispatched_before_an_earlier_one_of_its_plan_waits_for_i
     assert later is not None
     assert first < later
 
-    async with engine.begin() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
+    async with engine_connection(engine) as raw, raw.transaction():
         await service.dispatch(raw, 1)  # a page of one: the later event only
         claimed = await service.claim(raw, 100, timedelta(minutes=1))
     assert [c.event_id for c in claimed if c.endpoint_id == uuid.UUID(endpoint["id"])] == []
