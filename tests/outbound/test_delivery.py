@@ -137,6 +137,17 @@ async def test_a_later_event_of_a_plan_waits_for_the_earlier_ones_retries(
     assert types == ["plan.created"] * 4 + ["payment.applied"]
     failed = await attempts(tenant, endpoint["id"], outcome="failed")
     assert len(failed) == 3
+    path = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
+    paged: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 2}
+    for _ in range(10):
+        page = (await tenant.client.get(path, params=params)).json()
+        paged += page["data"]
+        if page["next_cursor"] is None:
+            break
+        params["after"] = page["next_cursor"]
+    assert paged == await attempts(tenant, endpoint["id"])  # newest first, 7 in all
+    assert len(paged) == 7
     assert {a["status_code"] for a in failed} == {500}
     assert {len(a["response_body"]) for a in failed} == {1024}  # the first KiB of 2,000
 
