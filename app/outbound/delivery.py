@@ -57,6 +57,7 @@ class Senders:
     report: Report = field(default_factory=Report)
     in_flight: set[asyncio.Task[Sent]] = field(default_factory=set)
     finished: list[Sent] = field(default_factory=list)
+    finished_at: float = 0.0  # when the oldest of `finished` finished
     # `bnpl deliver --once` looks at the events table every turn, so that it stops only once
     # everything committed is fanned out and sent.
     dispatch_every_turn: bool = False
@@ -74,8 +75,10 @@ class Senders:
             self.backlog = seen >= DISPATCH_PAGE
             self.report.dispatched += made
             busy = seen > 0
+        # Claims and records are batched: a quarter of the slots at a time, unless idle.
+        batch = max(1, self.settings.outbound_concurrency // 4)
         free = self.settings.outbound_concurrency - len(self.in_flight)
-        if free > 0:
+        if free >= batch or (free > 0 and not self.in_flight):
             lease = timedelta(seconds=self.settings.outbound_timeout_seconds) + LEASE_MARGIN
             async with engine_connection(self.engine) as conn, conn.transaction():
                 claimed = await service.claim(conn, free, lease)
@@ -89,7 +92,12 @@ class Senders:
                 return_when=asyncio.FIRST_COMPLETED,
             )
         # What was recorded may let a plan's next event go: look again before resting.
-        recorded = await self.record()
+        waited = (
+            self.finished
+            and time.monotonic() - self.finished_at >= self.settings.outbound_poll_seconds
+        )
+        due = len(self.finished) >= batch or not self.in_flight or waited
+        recorded = await self.record() if due else 0
         return busy or recorded > 0 or bool(self.in_flight)
 
     def _start(self, delivery: Claimed) -> None:
@@ -101,6 +109,8 @@ class Senders:
     def _done(self, task: asyncio.Task[Sent]) -> None:
         self.in_flight.discard(task)
         if not task.cancelled() and task.exception() is None:
+            if not self.finished:
+                self.finished_at = time.monotonic()
             self.finished.append(task.result())
         elif not task.cancelled():
             logger.error("a send failed unexpectedly", exc_info=task.exception())

@@ -16,6 +16,7 @@ from datetime import datetime
 import httpx
 
 from app import clock
+from app.cache import TtlCache
 from app.config import Settings
 from app.security import endpoint_secret
 from app.webhooks.signing import signatures
@@ -25,6 +26,11 @@ USER_AGENT = "bnpl-webhooks/1"
 RESPONSE_KEPT = 1024
 ERROR_KEPT = 500
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+# (host, port) -> the addresses it resolved to, for a few seconds: a name is not looked up again
+# for each of a burst of deliveries to it.
+_resolved: TtlCache[tuple[str, int], list[IpAddress]] = TtlCache(5.0, max_entries=1000)
 
 
 class Refused(Exception):
@@ -94,16 +100,23 @@ def _check_address(address: IpAddress, settings: Settings) -> None:
 
 
 async def resolve(url: httpx.URL, settings: Settings) -> IpAddress:
-    """The address to connect to: every address the host resolves to must be allowed."""
-    port = url.port or (443 if url.scheme == "https" else 80)
-    loop = asyncio.get_running_loop()
+    """The address to connect to: every address the host resolves to must be allowed. An
+    answer is reused for a few seconds (the check is not: it runs on every send)."""
     try:
-        infos = await loop.getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise Refused(f"cannot resolve {url.host}: {exc}") from exc
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    if not addresses:
-        raise Refused(f"{url.host} resolves to no address")
+        addresses = [ipaddress.ip_address(url.host)]
+    except ValueError:
+        port = url.port or (443 if url.scheme == "https" else 80)
+        addresses = _resolved.get((url.host, port)) or []
+        if not addresses:
+            loop = asyncio.get_running_loop()
+            try:
+                infos = await loop.getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise Refused(f"cannot resolve {url.host}: {exc}") from exc
+            addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+            if not addresses:
+                raise Refused(f"{url.host} resolves to no address") from None
+            _resolved.put((url.host, port), addresses)
     for address in addresses:
         _check_address(address, settings)
     return addresses[0]
