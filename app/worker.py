@@ -58,7 +58,10 @@ async def _process(
 async def run_worker(url: str, settings: Settings, *, interval: float, once: bool) -> None:
     async with _process(url, settings) as (engine, stop):
         factory = create_sessionmaker(engine)
-        sending = asyncio.create_task(deliver(engine, settings, stop, once=once))
+        # Its own pool (it holds one connection at a time): a sweep using every connection of
+        # the sweep's pool never holds delivery up.
+        sending_engine = create_engine(url, settings)
+        sending = asyncio.create_task(deliver(sending_engine, settings, stop, once=once))
         try:
             while not stop.is_set():
                 try:
@@ -73,7 +76,10 @@ async def run_worker(url: str, settings: Settings, *, interval: float, once: boo
         finally:
             if not once:
                 stop.set()
-            logger.info("delivery done: %s", (await sending).line())
+            try:
+                logger.info("delivery done: %s", (await sending).line())
+            finally:
+                await sending_engine.dispose()
 
 
 async def run_delivery(url: str, settings: Settings, *, once: bool) -> None:
