@@ -217,7 +217,8 @@ class WebhookPayload(BaseModel):
     created_at: datetime
     plan_id: uuid.UUID | None
     sequence: int | None = Field(
-        description="The event's place among its plan's events (1, 2, ...): order by it."
+        description="The event's place among all its plan's events (1, 2, ...): order by it."
+        " Numbers of types you do not subscribe to are skipped; null for events of no plan."
     )
     effective_date: date | None
     data: dict[str, Any]
