@@ -3,14 +3,17 @@ per plan, retried on the ladder until they arrive, and every attempt is recorded
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import app
 from app.outbound import retries
 from app.outbound.catalog import EVENT_TYPES
 from tests.conftest import Tenant
@@ -195,7 +198,20 @@ async def test_an_answer_slower_than_the_timeout_is_a_failed_attempt(
     assert [a["outcome"] for a in await attempts(tenant, endpoint["id"])] == ["delivered", "failed"]
 
 
+# The provider's event we receive (app.webhooks), not one we send.
+INBOUND_ONLY = {"payment.succeeded"}
+TYPE_LITERAL = re.compile(
+    r"""['"]((?:plan|payment|installment|late_fee|agreement|endpoint)\.[a-z_]+)['"]"""
+)
+
+
 async def test_every_event_type_written_is_in_the_catalog(engine: AsyncEngine) -> None:
+    app_dir = Path(app.__file__).parent
+    in_code = {
+        found for path in app_dir.rglob("*.py") for found in TYPE_LITERAL.findall(path.read_text())
+    }
+    assert "late_fee.assessed" in in_code  # written in SQL: the pattern sees those too
+    assert in_code - INBOUND_ONLY == set(EVENT_TYPES)
     async with engine.connect() as conn:
         written = set((await conn.execute(text("SELECT DISTINCT type FROM events"))).scalars())
     assert written <= set(EVENT_TYPES)
