@@ -121,6 +121,14 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _deliver(args: argparse.Namespace, settings: Settings) -> int:
+    from app.worker import run_delivery
+
+    with database_url(settings) as url:
+        asyncio.run(run_delivery(url, settings, once=args.once))
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -173,10 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.set_defaults(run=_sweep)
 
-    worker = commands.add_parser("worker", help="sweep for today on a schedule, and tidy up")
+    worker = commands.add_parser(
+        "worker", help="sweep for today on a schedule, tidy up, and deliver webhooks"
+    )
     worker.add_argument("--interval", type=float, default=60.0, help="seconds between passes")
     worker.add_argument("--once", action="store_true", help="one pass, then exit")
     worker.set_defaults(run=_worker)
+
+    deliver = commands.add_parser("deliver", help="deliver outbound webhooks (as the worker does)")
+    deliver.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    deliver.set_defaults(run=_deliver)
     return parser
 
 

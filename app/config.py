@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     idempotency_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
     log_level: str = "info"
+    # Outbound webhooks (app.outbound). Loopback and private addresses are refused by default,
+    # checked on the address each send resolves to; tests and local development allow them.
+    outbound_allow_http: bool = False
+    outbound_allow_private_addresses: bool = False
+    outbound_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    outbound_concurrency: int = Field(
+        default=32, ge=1, le=512, description="Deliveries a worker posts at once."
+    )
+    outbound_poll_seconds: float = Field(
+        default=0.2, gt=0, le=60, description="How often an idle sender looks for new events."
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Server key that derives webhook secrets and signs cursors. Required in "

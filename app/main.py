@@ -18,6 +18,8 @@ from app.eligibility.endpoints import router as eligibility_router
 from app.errors import install_problem_handlers
 from app.events.endpoints import router as events_router
 from app.health.endpoints import router as health_router
+from app.outbound.endpoints import router as outbound_router
+from app.outbound.openapi import add_webhooks
 from app.payments.endpoints import router as payments_router
 from app.pg_embedded import database_url as resolve_database_url
 from app.plans.endpoints import router as plans_router
@@ -45,6 +47,10 @@ TAGS = [
     {"name": "payments", "description": "Payments applied to a plan, and how each was allocated."},
     {"name": "webhooks", "description": "Signed payment events from the payment provider."},
     {"name": "events", "description": "Every change to every plan, as a cursor feed."},
+    {
+        "name": "webhook endpoints",
+        "description": "Your endpoints that events are posted to, signed, retried for 3 days.",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -96,7 +102,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         eligibility_router,
         products_router,
         events_router,
+        outbound_router,
         health_router,
     ):
         app.include_router(router)
+    add_webhooks(app.webhooks)
     return app

@@ -62,6 +62,15 @@ def uuid_cursor(cursor: str | None) -> uuid.UUID | None:
     return uuid.UUID(bytes=raw)
 
 
+def int_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    raw = _decode(cursor)
+    if len(raw) != 8:
+        raise _bad_cursor()
+    return int.from_bytes(raw, "big")
+
+
 def next_cursor(rows: Sequence[T], limit: int, key: uuid.UUID | int | None) -> str | None:
     """Call with limit + 1 rows fetched: a cursor only when there is more."""
     return encode_cursor(key) if len(rows) > limit and key is not None else None

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import datetime
 
 from app.security import WEBHOOK_SECRET_PREFIX
@@ -32,6 +33,11 @@ def sign(secret: str, msg_id: str, timestamp: int | str, body: bytes) -> str:
     signed = f"{msg_id}.{timestamp}.".encode() + body
     digest = hmac.new(_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def signatures(secrets: Sequence[str], msg_id: str, timestamp: int | str, body: bytes) -> str:
+    """The `webhook-signature` value signed with each secret (two while a secret rotates)."""
+    return " ".join(sign(secret, msg_id, timestamp, body) for secret in secrets)
 
 
 def verify(

@@ -44,6 +44,8 @@ def settings() -> Settings:
         migrate_on_start=False,
         db_pool_size=10,
         api_key_cache_seconds=0,
+        outbound_allow_http=True,
+        outbound_allow_private_addresses=True,
         secret_key=SecretStr("test-server-key-not-for-production-0123456789"),
     )
 

@@ -10,6 +10,9 @@ from app.models.merchant import ApiKey, Merchant
 from app.models.payment import Allocation, Payment
 from app.models.plan import Installment, Plan
 from app.models.product import Product, ProductVersion
+from app.models.webhook_attempt import WebhookAttempt
+from app.models.webhook_delivery import WebhookDelivery
+from app.models.webhook_endpoint import WebhookEndpoint
 
 __all__ = [
     "Acceptance",
@@ -28,5 +31,8 @@ __all__ = [
     "Product",
     "ProductVersion",
     "Reminder",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "uuid7",
 ]
