@@ -108,7 +108,7 @@ def calls_per_second(call: Callable[[], object]) -> float:
     return best
 
 
-def engine_terms(name: str) -> engine.Terms:
+def engine_terms(name: str) -> engine.ScheduleTerms:
     return Terms.model_validate(TERMS[name]).to_engine()
 
 

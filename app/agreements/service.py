@@ -12,7 +12,7 @@ from app.agreements.document import AgreementData, AgreementLine, LateFeeTerms, 
 from app.agreements.schemas import AcceptanceCreate, AcceptanceOut
 from app.db import Connection
 from app.engine import Schedule, currency_exponent
-from app.engine.late_fees import LateFeePolicy as LateFeeRules
+from app.engine.late_fees import LateFeeRules
 from app.engine.status import PlanStatus
 from app.errors import Problem
 from app.events import repository as events

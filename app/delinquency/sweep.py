@@ -28,7 +28,7 @@ from app.db import Connection, connect
 from app.delinquency import repository
 from app.delinquency.repository import LateFeeSteps
 from app.delinquency.service import refresh_swept
-from app.engine.late_fees import FeeContext, LateFeePolicy, fee_for_step, steps_reached
+from app.engine.late_fees import FeeContext, LateFeeRules, fee_for_step, steps_reached
 from app.products.repository import definition_of
 
 COUNTS = ("batches", "plans", "late_fees", "late_fee_amount", "reminders", "delinquency_events")
@@ -58,7 +58,7 @@ class SweepReport:
         )
 
 
-def step_date(policy: LateFeePolicy, due_date: date, step: int) -> date:
+def step_date(policy: LateFeeRules, due_date: date, step: int) -> date:
     """The first day a step is reached: the day it is assessed for, whenever the sweep runs."""
     days = policy.grace_days + 1 + (policy.second_after_days or 0 if step == 2 else 0)
     return due_date + timedelta(days=days)
@@ -74,7 +74,7 @@ async def assess_late_fees(
     if not rows:
         return fees
     versions = sorted({(r["product_id"], r["product_version"]) for r in rows})
-    policies: dict[tuple[uuid.UUID, int], LateFeePolicy] = {}
+    policies: dict[tuple[uuid.UUID, int], LateFeeRules] = {}
     for product_id, version, raw in await repository.definitions(conn, versions):
         policy = definition_of(product_id, version, raw).late_fee_policy()
         assert policy is not None  # only products with late fees have candidates

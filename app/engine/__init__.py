@@ -1,28 +1,28 @@
 """Pure schedule maths: money, dates, schedules and the Appendix J APR. No I/O."""
 
-from app.engine.apr import Payment, compute_apr, infer_unit_period
+from app.engine.apr import ScheduledPayment, compute_apr, infer_unit_period
 from app.engine.dates import Frequency, add_months
 from app.engine.errors import TermsError
 from app.engine.money import currency_exponent, percent_of, round_half_up
 from app.engine.schedule import (
-    AmountOrPercent,
+    FixedOrPercent,
     InterestMethod,
     Line,
     LineKind,
     Schedule,
-    Terms,
+    ScheduleTerms,
     build_schedule,
 )
 
 __all__ = [
-    "AmountOrPercent",
+    "FixedOrPercent",
     "Frequency",
     "InterestMethod",
     "Line",
     "LineKind",
-    "Payment",
     "Schedule",
-    "Terms",
+    "ScheduleTerms",
+    "ScheduledPayment",
     "TermsError",
     "add_months",
     "build_schedule",

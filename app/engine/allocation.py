@@ -39,7 +39,7 @@ class Portion:
 
 
 @dataclass(frozen=True, slots=True)
-class Allocation:
+class AllocationResult:
     """Portions in the order they were paid; `credit` is owed back to the customer."""
 
     portions: tuple[Portion, ...]
@@ -50,7 +50,7 @@ class Allocation:
         return sum(portion.amount for portion in self.portions)
 
 
-def allocate(lines: Sequence[OpenLine], amount: int) -> Allocation:
+def allocate(lines: Sequence[OpenLine], amount: int) -> AllocationResult:
     """Spread `amount` over `lines`; whatever is left after the whole plan is the credit.
 
     The order of `lines` does not matter: they are paid by sequence, the deposit (0) first.
@@ -63,12 +63,12 @@ def allocate(lines: Sequence[OpenLine], amount: int) -> Allocation:
     for line in sorted(lines, key=lambda line: line.sequence):
         for component, owed in _components(line):
             if not left:
-                return Allocation(tuple(portions), 0)
+                return AllocationResult(tuple(portions), 0)
             paid = min(owed, left)
             if paid:
                 portions.append(Portion(line.ref, component, paid))
                 left -= paid
-    return Allocation(tuple(portions), left)
+    return AllocationResult(tuple(portions), left)
 
 
 def _components(line: OpenLine) -> tuple[tuple[Component, int], ...]:

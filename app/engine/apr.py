@@ -23,7 +23,7 @@ Flow = tuple[int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
-class Payment:
+class ScheduledPayment:
     due_date: date
     amount: int
 
@@ -48,7 +48,7 @@ def unit_periods(start: date, due: date, unit_period: Frequency, month_day: int)
     return months, (point - start).days
 
 
-def infer_unit_period(start_date: date, payments: Sequence[Payment]) -> Frequency:
+def infer_unit_period(start_date: date, payments: Sequence[ScheduledPayment]) -> Frequency:
     """The unit period that occurs most often between payments (the shorter one on a tie)."""
     _check_payments(start_date, payments)
     dates = [p.due_date for p in payments]
@@ -70,7 +70,7 @@ def _classify(days: int) -> Frequency:
 def compute_apr(
     amount_financed: int,
     start_date: date,
-    payments: Sequence[Payment],
+    payments: Sequence[ScheduledPayment],
     unit_period: Frequency,
     month_day: int | None = None,
 ) -> Decimal:
@@ -104,7 +104,7 @@ def compute_apr(
     return solve_apr(amount_financed, flows, unit)
 
 
-def _check_payments(start_date: date, payments: Sequence[Payment]) -> None:
+def _check_payments(start_date: date, payments: Sequence[ScheduledPayment]) -> None:
     if not payments:
         raise TermsError("payments", "at least one payment is needed", "no_payments")
     if len(payments) > MAX_PAYMENTS:

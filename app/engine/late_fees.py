@@ -10,7 +10,7 @@ from app.engine.money import percent_of
 
 
 @dataclass(frozen=True, slots=True)
-class LateFeePolicy:
+class LateFeeRules:
     """A product's late fees. Percents are of what is overdue on the installment.
 
     The plan cap is the lower of `cap_per_plan_percent` (of the purchase amount) and
@@ -91,7 +91,7 @@ class FeeContext:
     on_customer_12_months: int
 
 
-def steps_reached(policy: LateFeePolicy, due_date: date, as_of: date) -> tuple[int, ...]:
+def steps_reached(policy: LateFeeRules, due_date: date, as_of: date) -> tuple[int, ...]:
     """The fee steps an installment still unpaid on `as_of` has reached: (), (1,) or (1, 2).
 
     Step 1 once more than `grace_days` late; step 2 once more than grace + second_after_days.
@@ -104,7 +104,7 @@ def steps_reached(policy: LateFeePolicy, due_date: date, as_of: date) -> tuple[i
     return (1, 2)
 
 
-def fee_for_step(policy: LateFeePolicy, step: int, ctx: FeeContext) -> int:
+def fee_for_step(policy: LateFeeRules, step: int, ctx: FeeContext) -> int:
     """The fee `step` adds, cut down to what every cap still allows; never below 0."""
     if step == 1:
         amount, percent = policy.first_amount, policy.first_percent

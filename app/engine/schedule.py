@@ -18,13 +18,13 @@ __all__ = [
     "MAX_AMOUNT",
     "MAX_DECIMAL_PLACES",
     "MAX_INSTALLMENTS",
-    "AmountOrPercent",
+    "FixedOrPercent",
     "Frequency",
     "InterestMethod",
     "Line",
     "LineKind",
     "Schedule",
-    "Terms",
+    "ScheduleTerms",
     "build_schedule",
 ]
 
@@ -49,7 +49,7 @@ class LineKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class AmountOrPercent:
+class FixedOrPercent:
     """A deposit or fee: exactly one of `amount` (minor units) or `percent` is set."""
 
     amount: int | None = None
@@ -57,17 +57,17 @@ class AmountOrPercent:
 
 
 @dataclass(frozen=True, slots=True)
-class Terms:
+class ScheduleTerms:
     amount: int
     currency: str
     start_date: date
     installments: int
     frequency: Frequency
-    deposit: AmountOrPercent | None = None
+    deposit: FixedOrPercent | None = None
     first_due_date: date | None = None
     interest_rate: Decimal = Decimal(0)
     interest_method: InterestMethod = InterestMethod.AMORTIZED
-    fee: AmountOrPercent | None = None
+    fee: FixedOrPercent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    terms: Terms
+    terms: ScheduleTerms
     deposit_amount: int
     amount_financed: int
     interest_total: int
@@ -100,7 +100,7 @@ class Schedule:
     lines: tuple[Line, ...]
 
 
-def build_schedule(terms: Terms) -> Schedule:
+def build_schedule(terms: ScheduleTerms) -> Schedule:
     """The schedule of `terms`; TermsError names the field that makes it impossible."""
     frequency = _enum(Frequency, terms.frequency, "frequency")
     method = _enum(InterestMethod, terms.interest_method, "interest_method")
@@ -227,7 +227,7 @@ def _ratio(value: Decimal, field: str, *, below_100: bool) -> tuple[int, int]:
     return num, den
 
 
-def _resolve(value: AmountOrPercent, field: str, base: int, *, below_100: bool) -> int:
+def _resolve(value: FixedOrPercent, field: str, base: int, *, below_100: bool) -> int:
     """A deposit's or fee's amount: the fixed amount, or its percent of `base`."""
     amount, percent = value.amount, value.percent
     if (amount is None) == (percent is None):
@@ -243,7 +243,9 @@ def _resolve(value: AmountOrPercent, field: str, base: int, *, below_100: bool) 
     return amount
 
 
-def _due_dates(terms: Terms, frequency: Frequency) -> tuple[date, int, int | None, list[date]]:
+def _due_dates(
+    terms: ScheduleTerms, frequency: Frequency
+) -> tuple[date, int, int | None, list[date]]:
     """First due date, the series' day of month, odd first-period days (None if regular), dues."""
     start, given = terms.start_date, terms.first_due_date
     if given is not None and given <= start:

@@ -33,7 +33,7 @@ class LockedPlan:
 
 
 @dataclass(slots=True)
-class Line:
+class InstallmentBalance:
     """An installment of the plan's current schedule: what it is due and what was paid on it."""
 
     id: uuid.UUID
@@ -239,11 +239,13 @@ async def check_plan(conn: asyncpg.Connection, merchant_id: uuid.UUID, plan_id: 
         raise not_found("plan")
 
 
-async def lines(conn: asyncpg.Connection, plan: LockedPlan) -> tuple[list[Line], bool]:
+async def lines(
+    conn: asyncpg.Connection, plan: LockedPlan
+) -> tuple[list[InstallmentBalance], bool]:
     """The plan's installments, and whether its agreement is accepted (read with them, under
     the plan's lock, to save a round trip)."""
     rows = await conn.fetch(_LINES, plan.merchant_id, plan.id, plan.schedule_version)
-    return [Line(*row[:-1]) for row in rows], bool(rows and rows[0][-1])
+    return [InstallmentBalance(*row[:-1]) for row in rows], bool(rows and rows[0][-1])
 
 
 async def insert_payment(

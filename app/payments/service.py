@@ -20,14 +20,14 @@ from app.events.repository import NewEvent
 from app.models import uuid7
 from app.pagination import PageParams, next_cursor, uuid_cursor
 from app.payments import repository
-from app.payments.repository import Line, LockedPlan, Movement, StoredPayment
+from app.payments.repository import InstallmentBalance, LockedPlan, Movement, StoredPayment
 from app.payments.schemas import AllocationOut, PaymentList, PaymentOut, PaymentStatus
 from app.servicing import service as servicing
 
 CREDIT = "credit"
 
 
-def _open_line(row: Line) -> OpenLine:
+def _open_line(row: InstallmentBalance) -> OpenLine:
     return OpenLine(
         ref=row.id,
         sequence=row.sequence,
@@ -53,7 +53,9 @@ def _reused(payment_id: str) -> Problem:
     )
 
 
-def _apply_to_lines(lines: Sequence[Line], movements: Sequence[Movement]) -> dict[uuid.UUID, str]:
+def _apply_to_lines(
+    lines: Sequence[InstallmentBalance], movements: Sequence[Movement]
+) -> dict[uuid.UUID, str]:
     """Move the money on our copy of the lines; the statuses of those it reached, as of today."""
     by_id = {line.id: line for line in lines}
     for m in movements:
@@ -72,7 +74,7 @@ def _apply_to_lines(lines: Sequence[Line], movements: Sequence[Movement]) -> dic
 async def _already_paid(
     conn: asyncpg.Connection, plan: LockedPlan, payment_id: str, amount: int, currency: str
 ) -> PaymentOut | None:
-    """The answer for a payment_id the merchant used before: the same payment again is told
+    """The answer for a payment_id the merchant used before: the same payment again is answered
     as it was; anything else under that id is a 409. None if the id is new."""
     existing = await repository.find_payment(conn, plan.merchant_id, payment_id)
     if existing is None:
@@ -99,9 +101,9 @@ async def apply_payment(
     source: str,
 ) -> PaymentOut:
     if currency != plan.currency or plan.status == PlanStatus.CANCELLED:
-        # Refused, unless it is a payment told before (the checks then ran the first time).
-        if (told := await _already_paid(conn, plan, payment_id, amount, currency)) is not None:
-            return told
+        # Refused, unless it is a payment recorded before (the checks then ran the first time).
+        if (existing := await _already_paid(conn, plan, payment_id, amount, currency)) is not None:
+            return existing
         _check_currency(plan, currency)
         raise Problem(409, "plan-closed", "Plan closed", "A cancelled plan takes no payments")
     lines, accepted = await repository.lines(conn, plan)
@@ -139,9 +141,9 @@ async def apply_payment(
         events,
     )
     if payment is None:
-        told = await _already_paid(conn, plan, payment_id, amount, currency)
-        assert told is not None  # the insert met it
-        return told
+        existing = await _already_paid(conn, plan, payment_id, amount, currency)
+        assert existing is not None  # the insert met it
+        return existing
     await servicing.settle(conn, plan, lines, accepted)
     sequences = {line.id: line.sequence for line in lines}
     return _to_wire(
@@ -163,7 +165,7 @@ async def record_failure(
     failure_code: str | None,
     source: str,
 ) -> None:
-    """A failed payment changes no balance; it is kept, and told as an event."""
+    """A failed payment changes no balance; it is kept, and existing as an event."""
     payment = await repository.insert_payment(
         conn,
         plan,
@@ -230,7 +232,10 @@ async def reverse_payment(
 
 
 async def _spend_credit(
-    conn: asyncpg.Connection, plan: LockedPlan, reversed_: uuid.UUID, lines: Sequence[Line]
+    conn: asyncpg.Connection,
+    plan: LockedPlan,
+    reversed_: uuid.UUID,
+    lines: Sequence[InstallmentBalance],
 ) -> list[Movement]:
     """The credit the plan holds paying what is owed again (oldest first), before anything can
     be counted late: each part under the payment whose money it is (off its credit, onto the

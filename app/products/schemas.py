@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app import engine
 from app.engine import Frequency, InterestMethod
 from app.engine.delinquency import DelinquencyPolicy
-from app.engine.late_fees import LateFeePolicy as LateFeeRules
+from app.engine.late_fees import LateFeeRules
 from app.fields import CalendarDate, CurrencyCode, MinorUnits, NonNegativeMinorUnits, Percent
 
 DEFAULT_REMINDER_DAYS = [-7, 0, 1, 7, 30, 60, 90]
@@ -47,15 +47,15 @@ class AmountOrPercent(BaseModel):
             raise ValueError("give exactly one of 'amount' or 'percent'")
         return self
 
-    def to_engine(self) -> engine.AmountOrPercent:
-        return engine.AmountOrPercent(amount=self.amount, percent=self.percent)
+    def to_engine(self) -> engine.FixedOrPercent:
+        return engine.FixedOrPercent(amount=self.amount, percent=self.percent)
 
 
 class Terms(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": TERMS_EXAMPLE})
 
-    def to_engine(self) -> engine.Terms:
-        return engine.Terms(
+    def to_engine(self) -> engine.ScheduleTerms:
+        return engine.ScheduleTerms(
             amount=self.amount,
             currency=self.currency,
             start_date=self.start_date,

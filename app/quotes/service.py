@@ -95,7 +95,7 @@ def offer_quotes(
 
 
 def check_apr(request: AprRequest) -> AprResult:
-    payments = [engine.Payment(due_date=p.date, amount=p.amount) for p in request.payments]
+    payments = [engine.ScheduledPayment(due_date=p.date, amount=p.amount) for p in request.payments]
     try:
         engine.currency_exponent(request.currency)
         unit = request.unit_period or engine.infer_unit_period(request.start_date, payments)

@@ -16,17 +16,17 @@ from app.engine.delinquency import DelinquencyState
 from app.engine.installments import installment_status
 from app.engine.status import PlanStatus, event_data, next_status
 from app.payments import repository as payments
-from app.payments.repository import Line, LockedPlan
+from app.payments.repository import InstallmentBalance, LockedPlan
 
 
-def line_status(line: Line, as_of: date) -> str:
+def line_status(line: InstallmentBalance, as_of: date) -> str:
     """What the engine calls the installment today, from what is owed and paid on it."""
     return installment_status(
         due_date=line.due_date, as_of=as_of, owed=line.owed, paid=line.paid
     ).value
 
 
-def _nothing_to_refresh(plan: LockedPlan, lines: Sequence[Line], today: date) -> bool:
+def _nothing_to_refresh(plan: LockedPlan, lines: Sequence[InstallmentBalance], today: date) -> bool:
     """True when bringing the plan to today provably changes nothing (the common payment: a
     current plan paid on time), so its recompute can be skipped: nothing is owed past its due
     date (days past due stays 0, the state `current`) and every installment already has the
@@ -40,7 +40,7 @@ def _nothing_to_refresh(plan: LockedPlan, lines: Sequence[Line], today: date) ->
 
 
 async def settle(
-    conn: asyncpg.Connection, plan: LockedPlan, lines: Sequence[Line], accepted: bool
+    conn: asyncpg.Connection, plan: LockedPlan, lines: Sequence[InstallmentBalance], accepted: bool
 ) -> str:
     """After money moved: statuses and delinquency as of today (with the status they move),
     then the plan's own status from the engine (app.engine.status.next_status); the status it

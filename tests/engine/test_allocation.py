@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.engine.allocation import Allocation, Component, OpenLine, Portion, allocate
+from app.engine.allocation import AllocationResult as Allocation
+from app.engine.allocation import Component, OpenLine, Portion, allocate
 
 FAST = settings(max_examples=300, deadline=None)
 ORDER = (Component.LATE_FEE, Component.FEE, Component.INTEREST, Component.PRINCIPAL)

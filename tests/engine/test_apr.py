@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.engine import Frequency, Payment, TermsError, add_months, compute_apr, infer_unit_period
+from app.engine import Frequency, TermsError, add_months, compute_apr, infer_unit_period
+from app.engine import ScheduledPayment as Payment
 from app.engine.apr import _settle, unit_periods
 
 # Examples of 12 CFR 1026 Appendix J (c), "Examples for the actuarial method"; the figures

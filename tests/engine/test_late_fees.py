@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.engine.late_fees import FeeContext, LateFeePolicy, fee_for_step, steps_reached
+from app.engine.late_fees import FeeContext, fee_for_step, steps_reached
+from app.engine.late_fees import LateFeeRules as LateFeePolicy
 
 FAST = settings(max_examples=300, deadline=None)
 

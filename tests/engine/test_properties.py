@@ -9,19 +9,19 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.engine import FixedOrPercent as AmountOrPercent
 from app.engine import (
-    AmountOrPercent,
     Frequency,
     InterestMethod,
     LineKind,
-    Payment,
     Schedule,
-    Terms,
     TermsError,
     add_months,
     build_schedule,
     compute_apr,
 )
+from app.engine import ScheduledPayment as Payment
+from app.engine import ScheduleTerms as Terms
 
 FAST = settings(max_examples=150, deadline=None)
 

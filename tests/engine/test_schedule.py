@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
+from app.engine import FixedOrPercent as AmountOrPercent
 from app.engine import (
-    AmountOrPercent,
     Frequency,
     InterestMethod,
     Line,
     LineKind,
     Schedule,
-    Terms,
     TermsError,
     add_months,
     build_schedule,
 )
+from app.engine import ScheduleTerms as Terms
 from app.engine.schedule import _line
 
 USD_1000 = Terms(
